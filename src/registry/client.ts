@@ -1,0 +1,188 @@
+/**
+ * A distribution-spec client for one repository at one endpoint: the `GET /v2/` probe, auth
+ * (anonymous or credentialed bearer tokens, basic), retries with backoff, and registry errors
+ * turned into OcitoolErrors naming the registry, repository and object. Never puts a credential
+ * or token into a message.
+ */
+import type { Response } from 'node-fetch';
+import { OcitoolError, redact, type ErrorCode } from '../errors.js';
+import { parseChallenges, type Challenge } from './challenge.js';
+import { findCredentials, type Credentials } from './credentials.js';
+import type { Endpoint } from './endpoints.js';
+import { discard, sendRequest, type HttpResult } from './http.js';
+import { DEFAULT_RETRY_POLICY, parseRetryAfter, RETRY_STATUSES, retryDelayMs, sleep, type RetryPolicy } from './retry.js';
+import { forgetToken, obtainToken } from './token.js';
+
+/** Registry error bodies are short JSON; read at most this much of one for the message. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+export interface ClientOptions {
+  /** --creds; when absent, auth files and helpers are consulted (never for mirrors). */
+  credentials?: Credentials;
+  retry?: RetryPolicy;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RequestOptions {
+  method?: 'GET' | 'HEAD';
+  headers?: Record<string, string>;
+  /** Names the object for errors: "manifest sha256:…", "blob sha256:…". */
+  what: string;
+}
+
+type AuthState = { kind: 'none' } | { kind: 'basic' } | { kind: 'bearer'; challenge: Challenge };
+
+export class RegistryClient {
+  readonly endpoint: Endpoint;
+  readonly repository: string;
+  /** "registry localhost:5000 (repository x/y)": credential-free, for messages. */
+  readonly description: string;
+  private readonly options: ClientOptions;
+  private auth: AuthState = { kind: 'none' };
+  private probed: Promise<void> | undefined;
+  private credentials: Promise<Credentials | undefined> | undefined;
+
+  constructor(endpoint: Endpoint, repository: string, options: ClientOptions = {}) {
+    this.endpoint = endpoint;
+    this.repository = repository;
+    this.options = options;
+    const host = new URL(endpoint.baseUrl).host;
+    this.description = `${endpoint.mirror ? 'mirror' : 'registry'} ${host} (repository ${repository})`;
+  }
+
+  /** Sends GET/HEAD to /v2/<repository>/<path>, authenticating and retrying; returns any final response. */
+  async request(path: string, options: RequestOptions): Promise<HttpResult> {
+    await (this.probed ??= this.probe());
+    const url = new URL(`${this.endpoint.baseUrl}/v2/${this.repository}/${path}`);
+    for (let authRetried = false; ; ) {
+      let result: HttpResult;
+      try {
+        result = await this.withRetries(url, options, async () => ({ ...options.headers, ...(await this.authHeaders()) }));
+      } catch (err) {
+        throw this.wrap(err, options.what);
+      }
+      if (result.response.status === 401 && !authRetried) {
+        authRetried = true;
+        discard(result.response);
+        await this.answerChallenge(result.response.headers.get('www-authenticate'), true);
+        continue;
+      }
+      return result;
+    }
+  }
+
+  /** Turns a non-success response into an error naming the object and what the registry said. */
+  async failure(result: HttpResult, what: string): Promise<OcitoolError> {
+    const { response } = result;
+    let detail = '';
+    try {
+      const raw = await readSmall(response, MAX_ERROR_BODY_BYTES);
+      const parsed = JSON.parse(raw.toString('utf8')) as { errors?: { code?: string; message?: string }[] };
+      detail = (parsed.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(': ')).join('; ');
+    } catch {
+      // Not JSON or unreadable: the status alone has to do.
+    }
+    const status = response.status;
+    const code: ErrorCode = status === 401 || status === 403 ? 'AUTH' : status === 404 ? 'NOT_FOUND' : 'REGISTRY';
+    const hint = status === 401 ? (this.auth.kind === 'none' ? ' (no credentials)' : ' (credentials rejected)') : '';
+    return new OcitoolError(code, redact(`${what} from ${this.description}: HTTP ${status}${hint}${detail ? ` ${detail}` : ''}`), {
+      details: { status, registry: this.endpoint.registry, repository: this.repository },
+    });
+  }
+
+  private async probe(): Promise<void> {
+    const url = new URL(`${this.endpoint.baseUrl}/v2/`);
+    let result: HttpResult;
+    try {
+      result = await this.withRetries(url, { what: 'API probe' }, async () => ({}));
+    } catch (err) {
+      throw this.wrap(err, 'API probe');
+    }
+    discard(result.response);
+    if (result.response.status === 401) await this.answerChallenge(result.response.headers.get('www-authenticate'), false);
+    else if (result.response.status === 404) throw new OcitoolError('REGISTRY', `${this.description}: /v2/ not found: not a distribution-spec registry`);
+  }
+
+  private async answerChallenge(header: string | null, refused: boolean): Promise<void> {
+    const challenges = parseChallenges(header);
+    const bearer = challenges.find((c) => c.scheme === 'bearer');
+    const basic = challenges.find((c) => c.scheme === 'basic');
+    if (refused && this.auth.kind === 'bearer') forgetToken(this.auth.challenge, this.scope(), await this.findCredentials());
+    if (bearer) this.auth = { kind: 'bearer', challenge: bearer };
+    else if (basic) {
+      if (!(await this.findCredentials())) {
+        throw new OcitoolError('AUTH', `${this.description}: authentication required and no credentials found (use --creds or docker login)`);
+      }
+      this.auth = { kind: 'basic' };
+    } else {
+      throw new OcitoolError('AUTH', `${this.description}: HTTP 401 with no supported WWW-Authenticate challenge`);
+    }
+  }
+
+  private scope(): string {
+    return `repository:${this.repository}:pull`;
+  }
+
+  private findCredentials(): Promise<Credentials | undefined> {
+    if (this.endpoint.mirror) return Promise.resolve(undefined);
+    return (this.credentials ??= this.options.credentials ? Promise.resolve(this.options.credentials) : findCredentials(this.endpoint.registry, this.options.env));
+  }
+
+  private async authHeaders(): Promise<Record<string, string>> {
+    if (this.auth.kind === 'none') return {};
+    const credentials = await this.findCredentials();
+    if (this.auth.kind === 'basic') {
+      return credentials ? { Authorization: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}` } : {};
+    }
+    const token = await obtainToken(this.auth.challenge, this.scope(), credentials);
+    return { Authorization: `Bearer ${token}` };
+  }
+
+  /** Sends with retries on connection errors and retryable statuses, within the policy's bounds. */
+  private async withRetries(url: URL, options: Pick<RequestOptions, 'method' | 'what'>, headers: () => Promise<Record<string, string>>): Promise<HttpResult> {
+    const policy = this.options.retry ?? DEFAULT_RETRY_POLICY;
+    let waited = 0;
+    for (let attempt = 1; ; attempt++) {
+      let result: HttpResult | undefined;
+      let failure: unknown;
+      try {
+        result = await sendRequest(url, { method: options.method, headers: await headers() });
+      } catch (err) {
+        if (!(err instanceof OcitoolError) || err.code !== 'NETWORK') throw err;
+        failure = err;
+      }
+      if (result && !RETRY_STATUSES.has(result.response.status)) return result;
+      const delay = retryDelayMs(attempt, policy, result ? parseRetryAfter(result.response.headers.get('retry-after')) : undefined);
+      if (attempt >= policy.maxAttempts || waited + delay > policy.maxTotalWaitMs) {
+        if (result) return result;
+        throw failure;
+      }
+      if (result) discard(result.response);
+      waited += delay;
+      await sleep(delay);
+    }
+  }
+
+  private wrap(err: unknown, what: string): OcitoolError {
+    if (err instanceof OcitoolError) return new OcitoolError(err.code, redact(`${what} from ${this.description}: ${err.message}`), { cause: err, details: err.details });
+    return new OcitoolError('NETWORK', redact(`${what} from ${this.description}: ${(err as Error).message}`), { cause: err });
+  }
+}
+
+/** Reads at most `cap` bytes of a body, then drops the rest. */
+export async function readSmall(response: Response, cap: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const body = response.body;
+  if (!body) return Buffer.alloc(0);
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    const take = Math.min(chunk.length, cap + 1 - total);
+    chunks.push(chunk.subarray(0, take));
+    total += take;
+    if (total > cap) {
+      (body as unknown as { destroy(): void }).destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,6 @@
+/** The registry transport (distribution-spec): a source for copies, reference resolution, platforms. */
+export { RegistrySource, openRegistrySource, type RegistrySourceOptions } from './source.js';
+export { resolve, type Resolved } from './resolve.js';
+export { parseCredsFlag, findCredentials, type Credentials } from './credentials.js';
+export { endpointsFor, isLoopbackHost, type Endpoint } from './endpoints.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
