@@ -4,3 +4,4 @@ export { resolve, type Resolved } from './resolve.js';
 export { parseCredsFlag, findCredentials, type Credentials } from './credentials.js';
 export { endpointsFor, isLoopbackHost, type Endpoint } from './endpoints.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
+export { listRemotePlatforms, type RemotePlatform } from './platforms.js';

@@ -1,0 +1,81 @@
+/**
+ * `ocitool pull REF`: resolves REF on its registry and copies the image through the engine into
+ * the store (tagged with the normalized name) or, with --layout, into an OCI layout folder.
+ * Prints the root digest last on stdout. Partly pulled indexes: see docs/pull.md.
+ */
+import type { Command } from 'commander';
+import { OcitoolError } from '../../errors.js';
+import { copyImages, DEFAULT_CONCURRENCY } from '../../copy/engine.js';
+import type { ImageSink } from '../../copy/transport.js';
+import { LayoutFolderSink } from '../../layout/folder-sink.js';
+import { hostPlatform, parsePlatform, type Platform } from '../../oci/platform.js';
+import { formatReference, parseReference, type Reference } from '../../oci/reference.js';
+import { resolve } from '../../registry/index.js';
+import { StoreSink } from '../../store/sink.js';
+import type { CliContext } from '../context.js';
+import { createRenderer, progressMode } from '../progress.js';
+import { addRegistryFlags, registryOptions, type RegistryFlags } from './registry-options.js';
+
+interface PullFlags extends RegistryFlags {
+  platform: string[];
+  allPlatforms?: boolean;
+  layout?: string;
+  concurrency?: number;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+function parseConcurrency(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new OcitoolError('USAGE', `--concurrency must be a whole number from 1 to 64, not "${text}"`);
+  return n;
+}
+
+/** The store tag for a pulled reference: name:tag, or name@digest when pulled by digest only. */
+export function storeName(ref: Reference): string {
+  return ref.tag ? formatReference({ ...ref, digest: undefined }) : formatReference(ref);
+}
+
+function platformsFrom(flags: PullFlags): Platform[] | 'all' {
+  if (flags.allPlatforms) {
+    if (flags.platform.length) throw new OcitoolError('USAGE', '--platform and --all-platforms exclude each other');
+    return 'all';
+  }
+  return flags.platform.length ? flags.platform.map(parsePlatform) : [hostPlatform()];
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('pull')
+    .argument('<ref>', 'image reference: debian, debian:bookworm, localhost:5000/x/y:tag, name@sha256:…')
+    .description('pull an image from a registry into the store, or into an OCI layout folder with --layout')
+    .option('--platform <os/arch[/variant]>', 'platform to keep from an index, repeatable (default: this host)', collect, [])
+    .option('--all-platforms', 'keep every platform of an index')
+    .option('--layout <dir>', 'write an OCI image layout folder instead of the store')
+    .option('--concurrency <n>', `layers downloaded at once (default ${DEFAULT_CONCURRENCY})`, parseConcurrency)
+    .option('--json', 'print one JSON progress event per line')
+    .option('--quiet', 'print only the digest');
+  addRegistryFlags(cmd).action(async (refText: string, flags: PullFlags) => {
+    const ref = parseReference(refText);
+    const platforms = platformsFrom(flags);
+    const renderer = createRenderer(progressMode(flags, ctx.stderr), ctx.stderr, ctx.stdout);
+    try {
+      const resolved = await resolve(ref, registryOptions(flags));
+      const sink: ImageSink = flags.layout ? await LayoutFolderSink.create(flags.layout) : await StoreSink.create(await ctx.openStore());
+      // Layout refs are what `skopeo copy oci:DIR:TAG` selects by: the tag alone.
+      const names = flags.layout ? (ref.tag ? [ref.tag] : []) : [storeName(ref)];
+      const [result] = await copyImages(resolved.source, sink, [{ descriptor: resolved.descriptor, names }], {
+        platforms,
+        concurrency: flags.concurrency,
+        reporter: renderer.reporter,
+      });
+      renderer.finish();
+      ctx.print(result!.descriptor.digest);
+    } catch (err) {
+      renderer.finish();
+      throw err;
+    }
+  });
+}
