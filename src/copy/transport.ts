@@ -34,7 +34,8 @@ export interface ImageSink {
   readonly description: string;
   /**
    * Whether the sink already holds this blob intact. The engine then neither reads nor writes it
-   * (a registry pull makes no blob request). Must be cheap: no hashing of large blobs.
+   * (a registry pull makes no blob request). A sink whose files are not content-addressed checks
+   * the local copy before saying yes.
    */
   hasBlob(desc: Descriptor, info: BlobInfo): Promise<boolean>;
   /**
@@ -42,6 +43,11 @@ export interface ImageSink {
    * so a sink commits on 'end' and discards on 'error'.
    */
   writeBlob(desc: Descriptor, data: Readable, info: BlobInfo): Promise<void>;
+  /**
+   * Optional: the bytes of a small blob the sink already holds (a config), so that a copy of an
+   * image the sink has makes no request to the source. The engine verifies them again.
+   */
+  readSmallBlob?(desc: Descriptor): Promise<Buffer | undefined>;
   /** Stores a manifest, index or config whose bytes the engine has verified. */
   writeSmallBlob(desc: Descriptor, raw: Buffer): Promise<void>;
   /**

@@ -21,12 +21,15 @@ export class VerifyingStream extends Transform {
   bytesRead = 0;
   private readonly hash: Hash;
 
-  constructor(expected: Expected, what: string, startOffset = 0, resumeHash?: Hash) {
-    super();
+  /** Called with the running byte count as bytes pass, for progress reporting. */
+  private readonly onBytes: ((bytesRead: number) => void) | undefined;
+
+  constructor(expected: Expected, what: string, onBytes?: (bytesRead: number) => void) {
+    super({ highWaterMark: 256 * 1024 });
     this.expected = expected;
     this.what = what;
-    this.bytesRead = startOffset;
-    this.hash = resumeHash ?? createHash(digestAlgorithm(expected.digest));
+    this.onBytes = onBytes;
+    this.hash = createHash(digestAlgorithm(expected.digest));
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -36,6 +39,7 @@ export class VerifyingStream extends Transform {
       return;
     }
     this.hash.update(chunk);
+    this.onBytes?.(this.bytesRead);
     done(null, chunk);
   }
 

@@ -1,0 +1,21 @@
+/** `ocitool gc`: removes every object no tag reaches. */
+import type { Command } from 'commander';
+import { gc } from '../../store/gc.js';
+import type { CliContext } from '../context.js';
+import { printJson } from '../context.js';
+import { formatBytes } from '../progress.js';
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('gc')
+    .description('remove every object that no tag reaches, and leftovers of interrupted operations')
+    .option('--dry-run', 'only count what would be removed')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExample:\n  $ ocitool gc --dry-run\n')
+    .action(async (opts: { dryRun?: boolean; json?: boolean }) => {
+      const store = await ctx.openStore();
+      const result = await gc(store, { dryRun: opts.dryRun, onLockWait: (m) => ctx.note(m) });
+      if (opts.json) printJson(ctx, result);
+      else ctx.print(`${opts.dryRun ? 'would remove' : 'removed'} ${result.removedObjects} objects (${formatBytes(result.removedBytes)}), ${result.removedLinks} links, ${result.removedStaging} leftover staging folders`);
+    });
+}

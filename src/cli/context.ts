@@ -1,0 +1,36 @@
+/** What every command gets: the store location, output streams, and helpers to print. */
+import type { Command } from 'commander';
+import { Store } from '../store/store.js';
+import { defaultStoreDir } from '../store/paths.js';
+
+export interface CliContext {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** The store folder from --store or the environment. */
+  storeDir(): string;
+  openStore(): Promise<Store>;
+  /** Prints one line to stdout (data) */
+  print(line: string): void;
+  /** Prints one line to stderr (messages for people) */
+  note(line: string): void;
+}
+
+export function createContext(program: Command): CliContext {
+  const storeDir = () => {
+    const opt = program.opts<{ store?: string }>().store;
+    return opt ?? defaultStoreDir();
+  };
+  const ctx: CliContext = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    storeDir,
+    openStore: () => Store.open(storeDir(), { onLockWait: (m) => ctx.note(m) }),
+    print: (line) => void process.stdout.write(`${line}\n`),
+    note: (line) => void process.stderr.write(`${line}\n`),
+  };
+  return ctx;
+}
+
+export function printJson(ctx: CliContext, value: unknown): void {
+  ctx.print(JSON.stringify(value, null, 2));
+}

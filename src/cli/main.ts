@@ -1,0 +1,57 @@
+/**
+ * The ocitool command line: parses arguments, calls the library, prints. The only place that
+ * writes to the terminal or decides an exit code (1 for a failure, 2 for a usage error).
+ */
+import { Command, CommanderError } from 'commander';
+import { OcitoolError, redact } from '../errors.js';
+import { createContext, type CliContext } from './context.js';
+import { commands } from './commands/index.js';
+
+export function buildProgram(): { program: Command; ctx: CliContext } {
+  const program = new Command();
+  program
+    .name('ocitool')
+    .description('Move container images between registries, OCI layouts, docker-save tarballs and a verified content-addressed store.')
+    .option('--store <dir>', 'store folder (default: $OCITOOL_STORE, $XDG_DATA_HOME/ocitool or ~/.local/share/ocitool)')
+    .option('--debug', 'print the chain of causes of an error')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  const ctx = createContext(program);
+  for (const register of commands) register(program, ctx);
+  for (const cmd of program.commands) cmd.exitOverride();
+  return { program, ctx };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { program, ctx } = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    process.exitCode = reportError(err, ctx, program.opts<{ debug?: boolean }>().debug ?? false);
+  }
+}
+
+function reportError(err: unknown, ctx: CliContext, debug: boolean): number {
+  if (err instanceof CommanderError) {
+    // Help and version are not failures; commander already printed its usage message.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    return 2;
+  }
+  if (err instanceof OcitoolError) {
+    ctx.note(`ocitool: ${redact(err.message)}`);
+    if (debug) printCauses(err, ctx);
+    return err.code === 'USAGE' ? 2 : 1;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  ctx.note(`ocitool: ${redact(message)}`);
+  if (debug && err instanceof Error && err.stack) ctx.note(redact(err.stack));
+  return 1;
+}
+
+function printCauses(err: Error, ctx: CliContext): void {
+  let cause = err.cause;
+  while (cause) {
+    ctx.note(`  caused by: ${redact(cause instanceof Error ? cause.message : String(cause))}`);
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * An OCI image layout folder as a copy sink: blobs written to a temp file in the layout and
+ * renamed into place, existing blobs trusted only after their digest is checked, and index.json
+ * rewritten (atomically) last, adding or replacing entries by ref name.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { digestAlgorithm } from '../oci/digest.js';
+import { MediaType } from '../oci/media-types.js';
+import { IndexSchema, parseJson, type Descriptor, type Index } from '../oci/schemas.js';
+import type { ImageSink, SinkRoot } from '../copy/transport.js';
+import { blobPath } from './source.js';
+import { REF_NAME } from './select.js';
+
+export class LayoutFolderSink implements ImageSink {
+  readonly partialIndex = 'rewrite' as const;
+  readonly description: string;
+  private readonly temps = new Set<string>();
+  private readonly checked = new Set<string>();
+
+  constructor(readonly dir: string) {
+    this.description = `oci layout ${dir}`;
+  }
+
+  static async create(dir: string): Promise<LayoutFolderSink> {
+    await mkdir(path.join(dir, 'blobs'), { recursive: true });
+    return new LayoutFolderSink(dir);
+  }
+
+  private file(desc: Descriptor): string {
+    return path.join(this.dir, blobPath(desc));
+  }
+
+  async hasBlob(desc: Descriptor): Promise<boolean> {
+    if (this.checked.has(desc.digest)) return true;
+    const file = this.file(desc);
+    try {
+      const hash = createHash(digestAlgorithm(desc.digest));
+      let size = 0;
+      for await (const chunk of createReadStream(file, { highWaterMark: 256 * 1024 })) {
+        size += (chunk as Buffer).length;
+        if (size > desc.size) return false;
+        hash.update(chunk as Buffer);
+      }
+      const ok = size === desc.size && `${digestAlgorithm(desc.digest)}:${hash.digest('hex')}` === desc.digest;
+      if (ok) this.checked.add(desc.digest);
+      return ok;
+    } catch {
+      return false;
+    }
+  }
+
+  async readSmallBlob(desc: Descriptor): Promise<Buffer | undefined> {
+    return readFile(this.file(desc)).catch(() => undefined);
+  }
+
+  async writeSmallBlob(desc: Descriptor, raw: Buffer): Promise<void> {
+    await this.place(desc, async (handle) => {
+      await handle.writeFile(raw);
+    });
+  }
+
+  async writeBlob(desc: Descriptor, data: Readable): Promise<void> {
+    await this.place(desc, async (handle) => {
+      for await (const chunk of data) await handle.write(chunk as Buffer);
+    });
+  }
+
+  private async place(desc: Descriptor, fill: (handle: import('node:fs/promises').FileHandle) => Promise<void>): Promise<void> {
+    const target = this.file(desc);
+    await mkdir(path.dirname(target), { recursive: true });
+    const temp = path.join(path.dirname(target), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+    this.temps.add(temp);
+    const handle = await open(temp, 'w');
+    try {
+      await fill(handle);
+      await handle.sync();
+    } catch (err) {
+      await handle.close();
+      await rm(temp, { force: true });
+      this.temps.delete(temp);
+      throw err;
+    }
+    await handle.close();
+    await rename(temp, target);
+    this.temps.delete(temp);
+    this.checked.add(desc.digest);
+  }
+
+  async commit(roots: SinkRoot[]): Promise<void> {
+    const indexFile = path.join(this.dir, 'index.json');
+    let index: Index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
+    try {
+      index = parseJson(await readFile(indexFile), IndexSchema, `${this.dir}/index.json`);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    for (const root of roots) {
+      const names = root.names.length ? root.names : [undefined];
+      for (const name of names) {
+        // A ref names one image: replace the entry with the same ref, keep the others.
+        index.manifests = index.manifests.filter((m) => (name === undefined ? m.digest !== root.descriptor.digest || m.annotations?.[REF_NAME] !== undefined : m.annotations?.[REF_NAME] !== name));
+        const { annotations: _drop, ...plain } = root.descriptor;
+        index.manifests.push({ ...plain, ...(name ? { annotations: { [REF_NAME]: name } } : {}) });
+      }
+    }
+    await writeFile(path.join(this.dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    const temp = `${indexFile}.tmp-${process.pid}`;
+    await writeFile(temp, JSON.stringify(index, null, 2) + '\n');
+    await rename(temp, indexFile);
+  }
+
+  /** Removes temp files. Blobs already renamed into place are verified and content-addressed: they stay, and index.json is untouched. */
+  async abort(): Promise<void> {
+    for (const temp of this.temps) await rm(temp, { force: true });
+    this.temps.clear();
+  }
+}

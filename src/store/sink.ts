@@ -1,0 +1,166 @@
+/**
+ * The store as a copy sink. One sink is one operation: it holds the store lock shared, writes new
+ * objects to its own staging folder, and on commit syncs, publishes objects and links, syncs, and
+ * only then writes tags, so a tag never points at something missing. Abort removes the staging
+ * folder, leaving the store exactly as it was.
+ */
+import { createHash } from 'node:crypto';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { OcitoolError, withContext } from '../errors.js';
+import type { Digest } from '../oci/digest.js';
+import { isTarLayerType, layerCompression } from '../oci/media-types.js';
+import type { Descriptor } from '../oci/schemas.js';
+import type { BlobInfo, ImageSink, SinkRoot } from '../copy/transport.js';
+import { createDecompressor } from '../compress/index.js';
+import type { ObjectId } from '../verity/fsverity.js';
+import type { Lock } from './lock.js';
+import { exists, Staging, type ObjectWriter } from './staging.js';
+import type { Store } from './store.js';
+import { TarSplitter } from './tar-split.js';
+import { writeTag } from './tags.js';
+
+export interface LayerImport {
+  blobId: ObjectId;
+  splitId: ObjectId;
+  diffId: Digest;
+  fileObjects: Set<ObjectId>;
+}
+
+export class StoreSink implements ImageSink {
+  readonly partialIndex = 'keep' as const;
+  readonly description: string;
+  /** Layers imported by this operation, for callers that report sharing. */
+  readonly layers: LayerImport[] = [];
+  private done = false;
+
+  private constructor(private readonly store: Store, private readonly staging: Staging, private readonly lock: Lock) {
+    this.description = `store ${store.root}`;
+  }
+
+  static async create(store: Store): Promise<StoreSink> {
+    const lock = await store.lockShared();
+    try {
+      return new StoreSink(store, await Staging.create(store.paths), lock);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  async hasBlob(desc: Descriptor, info: BlobInfo): Promise<boolean> {
+    const blobLink = this.store.paths.blob(desc.digest);
+    if (!this.staging.hasLink(blobLink) && !(await exists(blobLink))) return false;
+    if (info.kind === 'layer' && info.diffId && isTarLayerType(desc.mediaType)) {
+      const layerLink = this.store.paths.layer(info.diffId);
+      return this.staging.hasLink(layerLink) || exists(layerLink);
+    }
+    return true;
+  }
+
+  async readSmallBlob(desc: Descriptor): Promise<Buffer | undefined> {
+    return this.store.readBlob(desc.digest).catch(() => undefined);
+  }
+
+  async writeSmallBlob(desc: Descriptor, raw: Buffer): Promise<void> {
+    const id = await this.staging.storeBuffer(raw);
+    this.staging.addLink(this.store.paths.blob(desc.digest), id);
+  }
+
+  async writeBlob(desc: Descriptor, data: Readable, info: BlobInfo): Promise<void> {
+    if (info.kind === 'layer' && isTarLayerType(desc.mediaType)) {
+      await this.importLayer(desc, data, info.diffId);
+      return;
+    }
+    const writer = this.staging.createObjectWriter();
+    try {
+      for await (const chunk of data) await writer.write(chunk as Buffer);
+      this.staging.addLink(this.store.paths.blob(desc.digest), await writer.finish());
+    } catch (err) {
+      await writer.discard();
+      throw err;
+    }
+  }
+
+  /**
+   * One pass over a layer: the compressed bytes go to the blob object while they are
+   * decompressed, hashed for the diff_id and split into file objects.
+   */
+  private async importLayer(desc: Descriptor, data: Readable, expectedDiffId: Digest | undefined): Promise<void> {
+    const what = `layer ${desc.digest}`;
+    const blobWriter = this.staging.createObjectWriter();
+    const diffHash = createHash('sha256');
+    const splitter = new TarSplitter(this.staging, what);
+    const compression = layerCompression(desc.mediaType)!;
+    const decompressor = createDecompressor(compression);
+    try {
+      await pipeline(data, new TeeToObject(blobWriter), decompressor, new HashPassThrough(diffHash), splitter);
+    } catch (err) {
+      await blobWriter.discard();
+      if (err instanceof OcitoolError) throw err;
+      throw withContext(`${what}: ${compression === 'none' ? 'reading' : `${compression} decompression`} failed`, err);
+    }
+    const diffId = `sha256:${diffHash.digest('hex')}` as Digest;
+    if (expectedDiffId && diffId !== expectedDiffId) {
+      await blobWriter.discard();
+      throw new OcitoolError('DIFFID_MISMATCH', `${what}: uncompressed content has digest ${diffId}, but the config's diff_ids says ${expectedDiffId}`, {
+        details: { digest: desc.digest, expected: expectedDiffId, actual: diffId },
+      });
+    }
+    const splitId = await splitter.finishSplit(diffId);
+    const blobId = await blobWriter.finish();
+    this.staging.addLink(this.store.paths.blob(desc.digest), blobId);
+    this.staging.addLink(this.store.paths.layer(diffId), splitId);
+    this.layers.push({ blobId, splitId, diffId, fileObjects: splitter.objectIds });
+  }
+
+  async commit(roots: SinkRoot[]): Promise<void> {
+    if (this.done) throw new OcitoolError('STORE', 'store operation already finished');
+    try {
+      if (!this.staging.isEmpty) {
+        this.store.syncFilesystem(); // object data on disk before any object is renamed into place
+        await this.staging.publish();
+      }
+      this.store.syncFilesystem(); // objects and links durable before a tag can name them
+      for (const root of roots) {
+        for (const name of root.names) {
+          await writeTag(this.store.paths, { name, descriptor: root.descriptor, ...(root.presentChildren ? { presentChildren: root.presentChildren } : {}) }, this.staging.dir);
+        }
+      }
+      if (roots.some((r) => r.names.length > 0)) this.store.syncFilesystem();
+    } finally {
+      await this.finish();
+    }
+  }
+
+  async abort(): Promise<void> {
+    await this.finish();
+  }
+
+  private async finish(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.staging.remove().catch(() => {});
+    await this.lock.release();
+  }
+}
+
+/** Passes bytes on unchanged while writing them to an object. */
+class TeeToObject extends Transform {
+  constructor(private readonly writer: ObjectWriter) {
+    super({ highWaterMark: 256 * 1024 });
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.writer.write(chunk).then(() => done(null, chunk), done);
+  }
+}
+
+class HashPassThrough extends Transform {
+  constructor(private readonly hash: ReturnType<typeof createHash>) {
+    super({ highWaterMark: 256 * 1024 });
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.hash.update(chunk);
+    done(null, chunk);
+  }
+}

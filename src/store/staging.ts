@@ -1,0 +1,145 @@
+/**
+ * Per-operation staging. New objects are written under staging/<op>/ and only renamed into
+ * objects/ by `publish`, after one filesystem sync: so a failed or killed operation never leaves
+ * a half-written object, and a published object always has its bytes on disk.
+ */
+import { randomBytes } from 'node:crypto';
+import { access, mkdir, open, rename, rm, symlink, writeFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { FsVerityHasher, type ObjectId } from '../verity/fsverity.js';
+import type { StorePaths } from './paths.js';
+
+export class Staging {
+  readonly dir: string;
+  /** Objects written by this operation and not yet published: id -> staged file. */
+  private readonly pending = new Map<ObjectId, string>();
+  /** Links to create at publish: link path -> object id. */
+  private readonly links = new Map<string, ObjectId>();
+  private counter = 0;
+
+  constructor(readonly paths: StorePaths, readonly opId: string) {
+    this.dir = path.join(paths.staging, opId);
+  }
+
+  static async create(paths: StorePaths): Promise<Staging> {
+    const opId = `${process.pid}-${randomBytes(6).toString('hex')}`;
+    const staging = new Staging(paths, opId);
+    await mkdir(staging.dir, { recursive: true });
+    return staging;
+  }
+
+  /** True when the object is in the store or staged by this operation. */
+  async hasObject(id: ObjectId): Promise<boolean> {
+    if (this.pending.has(id)) return true;
+    return exists(this.paths.object(id));
+  }
+
+  /** Stores a small buffer as an object; an object that already exists counts as written. */
+  async storeBuffer(data: Buffer): Promise<ObjectId> {
+    const id = new FsVerityHasher().update(data).hex();
+    if (await this.hasObject(id)) return id;
+    const file = this.nextTempName();
+    await writeFile(file, data);
+    this.pending.set(id, file);
+    return id;
+  }
+
+  createObjectWriter(): ObjectWriter {
+    return new ObjectWriter(this, this.nextTempName());
+  }
+
+  /** Records that `linkPath` (under blobs/ or layers/) must point at `id` once published. */
+  addLink(linkPath: string, id: ObjectId): void {
+    this.links.set(linkPath, id);
+  }
+
+  hasLink(linkPath: string): boolean {
+    return this.links.has(linkPath);
+  }
+
+  /** @internal used by ObjectWriter */
+  async adopt(id: ObjectId, file: string): Promise<void> {
+    if (await this.hasObject(id)) {
+      await rm(file, { force: true });
+      return;
+    }
+    this.pending.set(id, file);
+  }
+
+  get isEmpty(): boolean {
+    return this.pending.size === 0 && this.links.size === 0;
+  }
+
+  /**
+   * Moves staged objects into objects/ and creates links. The caller syncs the filesystem
+   * before (so every renamed object has its data on disk) and after (so links are durable).
+   * rename() replaces atomically: a concurrent writer of the same object wrote the same bytes.
+   */
+  async publish(): Promise<void> {
+    for (const [id, file] of this.pending) {
+      const target = this.paths.object(id);
+      await mkdir(path.dirname(target), { recursive: true });
+      await rename(file, target);
+    }
+    this.pending.clear();
+    for (const [linkPath, id] of this.links) {
+      await mkdir(path.dirname(linkPath), { recursive: true });
+      const temp = this.nextTempName();
+      await symlink(this.paths.linkTarget(id), temp);
+      await rename(temp, linkPath);
+    }
+    this.links.clear();
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private nextTempName(): string {
+    return path.join(this.dir, `t${this.counter++}`);
+  }
+}
+
+/** Streams one object into staging, computing its fs-verity id as bytes are written. */
+export class ObjectWriter {
+  private handle: FileHandle | undefined;
+  private readonly hasher = new FsVerityHasher();
+  size = 0;
+
+  constructor(private readonly staging: Staging, private readonly file: string) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    this.handle ??= await open(this.file, 'w');
+    this.hasher.update(chunk);
+    this.size += chunk.length;
+    let offset = 0;
+    while (offset < chunk.length) {
+      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.length - offset);
+      offset += bytesWritten;
+    }
+  }
+
+  async finish(): Promise<ObjectId> {
+    this.handle ??= await open(this.file, 'w');
+    await this.handle.close();
+    this.handle = undefined;
+    const id = this.hasher.hex();
+    await this.staging.adopt(id, this.file);
+    return id;
+  }
+
+  async discard(): Promise<void> {
+    await this.handle?.close().catch(() => {});
+    this.handle = undefined;
+    await rm(this.file, { force: true });
+  }
+}
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
