@@ -1,14 +1,14 @@
 /**
  * A small HTTP proxy in front of the real registry for error-path tests. Faults are queued with a
  * request matcher and a count; matching requests get a corrupted byte, a body cut short, extra
- * bytes, a 429 with Retry-After, a 503, a connection dropped half-way, other headers, or a redirect
+ * bytes, a 429 with Retry-After, a 503, a connection dropped half-way or stalled, other headers, or a redirect
  * to a second port (which serves the request itself and records whether Authorization came).
  * Every request is logged, so tests can count blob requests and see Range and Authorization.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FaultKind = 'corrupt' | 'truncate' | 'extra' | 'rate-limit' | 'unavailable' | 'drop' | 'redirect' | 'headers' | 'body';
+export type FaultKind = 'corrupt' | 'truncate' | 'extra' | 'rate-limit' | 'unavailable' | 'drop' | 'redirect' | 'headers' | 'body' | 'stall';
 
 export interface Fault {
   kind: FaultKind;
@@ -153,6 +153,11 @@ export class FaultProxy {
         // Full Content-Length promised, half sent, then the socket is cut.
         res.writeHead(up.statusCode ?? 200, headers);
         res.write(body.subarray(0, half), () => setTimeout(() => res.socket?.destroy(), 20));
+        return;
+      case 'stall':
+        // Half the body, then nothing: the client hangs until killed or the proxy stops.
+        res.writeHead(up.statusCode ?? 200, headers);
+        res.write(body.subarray(0, half));
         return;
       case 'headers':
         res.writeHead(up.statusCode ?? 200, { ...headers, ...fault.headers });
