@@ -37,6 +37,9 @@ export async function convertArchive(source: ArchiveSource, sink: ImageSink, opt
     });
     return { descriptor: image.descriptor, names: imageRefs };
   });
-  const target = options.compress === undefined ? sink : new RecompressSink(sink, options.compress, options.spoolParent, options.compressOptions);
-  return copyImages(source, target, roots, { reporter: options.reporter, concurrency: options.concurrency });
+  if (options.compress === undefined) return copyImages(source, sink, roots, { reporter: options.reporter, concurrency: options.concurrency });
+  const recompress = new RecompressSink(sink, options.compress, options.spoolParent, options.compressOptions);
+  const results = await copyImages(source, recompress, roots, { reporter: options.reporter, concurrency: options.concurrency });
+  // The engine reports the roots it read; the output holds them re-written.
+  return results.map((r) => ({ ...r, descriptor: recompress.mapDescriptor(r.descriptor) }));
 }

@@ -10,6 +10,9 @@ import * as gc from './gc.js';
 import * as fsck from './fsck.js';
 import * as pull from './pull.js';
 import * as remote from './remote.js';
+import * as save from './save.js';
+import * as load from './load.js';
+import * as convert from './convert.js';
 
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
@@ -23,4 +26,7 @@ export const commands: RegisterCommand[] = [
   fsverityDigest.register,
   pull.register,
   remote.register,
+  save.register,
+  load.register,
+  convert.register,
 ];

@@ -1,0 +1,25 @@
+/** An OCI layout folder (read by src/layout) with its index.json entries as `ArchiveImage`s, for load. */
+import type { ImageSource } from '../copy/transport.js';
+import { openLayout } from '../layout/source.js';
+import { IndexSchema, MAX_JSON_BYTES, parseJson } from '../oci/schemas.js';
+import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, type ArchiveImage } from './docker-archive.js';
+
+/** A source with the images its index lists. */
+export type ImagesSource = ImageSource & { images: ArchiveImage[]; close(): Promise<void> };
+
+/** Opens a layout folder and lists index.json's entries with their ref and image names. */
+export async function openLayoutFolderImages(dir: string): Promise<ImagesSource> {
+  const layout = await openLayout(dir);
+  try {
+    const index = parseJson(await layout.tree.readFile('index.json', MAX_JSON_BYTES), IndexSchema, `${dir}: index.json`);
+    const images: ArchiveImage[] = index.manifests.map((desc) => ({
+      descriptor: desc,
+      refName: desc.annotations?.[ANNOTATION_REF_NAME],
+      imageNames: desc.annotations?.[ANNOTATION_IMAGE_NAME] ? [desc.annotations[ANNOTATION_IMAGE_NAME]] : [],
+    }));
+    return Object.assign(layout, { images }) as ImagesSource;
+  } catch (err) {
+    await layout.close();
+    throw err;
+  }
+}

@@ -1,0 +1,65 @@
+/** `ocitool load`: an OCI layout tar or folder, or a docker-save archive, into the store (docs/save-load.md). */
+import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { OcitoolError } from '../../errors.js';
+import { copyImages } from '../../copy/engine.js';
+import { openArchiveSource } from '../../archive/docker-archive.js';
+import { assignLoadNames } from '../../archive/load-names.js';
+import { parseRefFlags } from '../../archive/refs.js';
+import type { CliContext } from '../context.js';
+import { createRenderer, progressMode } from '../progress.js';
+import { openLayoutFolderImages, type ImagesSource } from '../../archive/layout-folder-images.js';
+
+interface Options {
+  oci?: boolean;
+  name?: string;
+  ref: string[];
+  input?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('load')
+    .description('load images from an OCI layout tar or folder, or a docker-save archive, into the store')
+    .option('--oci', 'the input is an OCI image layout (accepted for docker compatibility; the format is detected)')
+    .option('--name <name>', 'make every ref in the layout a tag of NAME (ref 16.04 becomes NAME:16.04)')
+    .option('--ref <image=ref>', 'load the layout ref REF as IMAGE (repeatable; only the refs named are loaded)', collect, [] as string[])
+    .option('-i, --input <file>', 'tar (plain, gzip, xz or zstd) or layout folder; default stdin')
+    .option('--json', 'print progress events and the result as JSON lines')
+    .option('-q, --quiet', 'print only the loaded names and digests')
+    .addHelpText('after', '\nExamples:\n  $ ocitool load --oci --name ubuntu < ubuntu-oci.tar\n  $ ocitool load --oci --ref redis=redis-latest --ref alpine=alpine-latest -i refs-oci.tar\n  $ ocitool load -i docker-save.tar.gz\n')
+    .action(async (opts: Options) => {
+      const refs = parseRefFlags(opts.ref);
+      if (!opts.input && (process.stdin as { isTTY?: boolean }).isTTY) {
+        throw new OcitoolError('USAGE', 'no input: pass -i FILE or pipe a tar on stdin');
+      }
+      const store = await ctx.openStore();
+      const spoolParent = path.join(store.root, 'staging');
+      await mkdir(spoolParent, { recursive: true });
+      const source: ImagesSource = opts.input && (await stat(opts.input).catch(() => undefined))?.isDirectory()
+        ? await openLayoutFolderImages(opts.input)
+        : await openArchiveSource(opts.input ? { file: opts.input } : { stream: process.stdin, label: 'stdin' }, spoolParent);
+      try {
+        const label = opts.input ?? 'stdin';
+        const names = assignLoadNames(source.images, { name: opts.name, refs }, label);
+        const roots = source.images.map((image, i) => ({ descriptor: image.descriptor, names: names[i]! }))
+          .filter((root) => root.names.length > 0 || (refs.size === 0 && opts.name === undefined));
+        const renderer = createRenderer(progressMode(opts, ctx.stderr), ctx.stderr, ctx.stdout);
+        const sink = await store.createSink();
+        const results = await copyImages(source, sink, roots, { reporter: renderer.reporter });
+        renderer.finish();
+        for (const result of results) {
+          if (opts.json) ctx.print(JSON.stringify({ type: 'result', digest: result.descriptor.digest, names: result.names }));
+          else if (result.names.length === 0) ctx.print(`(untagged) ${result.descriptor.digest}`);
+          else for (const name of result.names) ctx.print(`${name} ${result.descriptor.digest}`);
+        }
+      } finally {
+        await source.close();
+      }
+    });
+}
