@@ -73,6 +73,20 @@ describe('ocitool pull against the real registry', () => {
     assert.equal(await readFile(path.join(bundle, 'rootfs', 'etc', 'hostname'), 'utf8'), 'ocitool\n');
   });
 
+  test('--json prints one event per line then the digest; --quiet prints only the digest', async () => {
+    const json = await ocitool(['pull', '--json', `${registry.host}/single:v1`], { store: path.join(work, 'store-json') });
+    assert.equal(json.code, 0, json.stderr);
+    const lines = json.stdout.trim().split('\n');
+    const digest = await skopeoRawDigest(`${registry.host}/single:v1`);
+    assert.equal(lines.pop(), digest);
+    const events = lines.map((l) => JSON.parse(l) as { type: string });
+    assert.ok(events.some((e) => e.type === 'started') && events.some((e) => e.type === 'done'), json.stdout);
+    const quiet = await ocitool(['pull', '--quiet', `${registry.host}/single:v1`], { store: path.join(work, 'store-quiet') });
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.equal(quiet.stdout, `${digest}\n`);
+    assert.equal(quiet.stderr, '');
+  });
+
   test('a second pull of the same image makes no blob request', async () => {
     const store = path.join(work, 'store-twice');
     const first = await ocitool(['pull', `${proxy.host}/multi:v1`], { store });
