@@ -81,7 +81,7 @@ export class TarSplitter extends Writable {
           chunk.copy(this.header, this.headerFill, offset, offset + n);
           this.headerFill += n;
           offset += n;
-          if (this.headerFill === BLOCK) await this.onHeader();
+          if (this.headerFill === BLOCK) await this.onHeader(this.total - chunk.length + offset - BLOCK);
           break;
         }
         case 'data': {
@@ -110,7 +110,7 @@ export class TarSplitter extends Writable {
     }
   }
 
-  private async onHeader(): Promise<void> {
+  private async onHeader(headerOffset: number): Promise<void> {
     const h = this.header;
     this.headerFill = 0;
     this.pushInline(Buffer.from(h));
@@ -118,7 +118,7 @@ export class TarSplitter extends Writable {
       this.state = 'trailer';
       return;
     }
-    const header = decodeHeader(h, this.what, this.total);
+    const header = decodeHeader(h, this.what, headerOffset);
     this.entryName = header.name;
     let size = header.size;
     const isMeta = META_TYPES.has(header.type);
