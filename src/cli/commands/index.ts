@@ -13,6 +13,7 @@ import * as remote from './remote.js';
 import * as save from './save.js';
 import * as load from './load.js';
 import * as convert from './convert.js';
+import * as importRootfs from './import-rootfs.js';
 
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
@@ -29,4 +30,5 @@ export const commands: RegisterCommand[] = [
   save.register,
   load.register,
   convert.register,
+  importRootfs.register,
 ];
