@@ -131,3 +131,18 @@ test('convert of the containerd-store fixture (nested index, gzip layers) keeps 
   const theirs = JSON.parse(await mustRun('skopeo', ['inspect', '--raw', `oci-archive:${path.join(fixtures, 'containerd.tar')}:v1`]));
   assert.deepEqual(ours, theirs);
 });
+
+test('the convert command writes a tar or a folder and prints each name with the digest the output holds', async () => {
+  const { ocitool } = await import('../helpers/index.js');
+  for (const out of [path.join(dir, 'cli-out.tar'), path.join(dir, 'cli-out-layout')]) {
+    const r = await ocitool(['convert', '-q', path.join(fixtures, 'classic.tar.xz'), '-o', out, '--compress', 'zstd']);
+    assert.equal(r.code, 0, r.stderr);
+    const [name, digest] = r.stdout.trim().split(' ');
+    assert.equal(name, 'v1');
+    const ref = out.endsWith('.tar') ? `oci-archive:${out}:v1` : `oci:${out}:v1`;
+    const raw = await mustRun('skopeo', ['inspect', '--raw', ref]);
+    assert.equal(digest, `sha256:${createHash('sha256').update(raw).digest('hex')}`);
+  }
+  const bad = await ocitool(['convert', path.join(fixtures, 'classic.tar'), '-o', path.join(dir, 'x.tar'), '--compress', 'lz4']);
+  assert.equal(bad.code, 2);
+});
