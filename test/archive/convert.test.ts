@@ -146,3 +146,38 @@ test('the convert command writes a tar or a folder and prints each name with the
   const bad = await ocitool(['convert', path.join(fixtures, 'classic.tar'), '-o', path.join(dir, 'x.tar'), '--compress', 'lz4']);
   assert.equal(bad.code, 2);
 });
+
+test('convert refuses a layer whose content does not match the config diff_id, writing no output', async () => {
+  // docker25.tar with its config's second diff_id replaced by the first (config, manifest and index re-hashed).
+  const src = path.join(fixtures, 'docker25.tar');
+  const layout = path.join(dir, 'diffid-layout');
+  await mkdir(layout);
+  await mustRun('tar', ['-xf', src, '-C', layout]);
+  const { writeFile, rm } = await import('node:fs/promises');
+  const blob = (d: string) => path.join(layout, 'blobs', 'sha256', d.slice(7));
+  const put = async (data: Buffer) => {
+    const d = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    await writeFile(blob(d), data);
+    return d;
+  };
+  const index = JSON.parse(await readFile(path.join(layout, 'index.json'), 'utf8'));
+  const manifest = JSON.parse(await readFile(blob(index.manifests[0].digest), 'utf8'));
+  const config = JSON.parse(await readFile(blob(manifest.config.digest), 'utf8'));
+  config.rootfs.diff_ids[1] = config.rootfs.diff_ids[0];
+  const configRaw = Buffer.from(JSON.stringify(config));
+  manifest.config = { ...manifest.config, digest: await put(configRaw), size: configRaw.length };
+  const manifestRaw = Buffer.from(JSON.stringify(manifest));
+  index.manifests[0] = { ...index.manifests[0], digest: await put(manifestRaw), size: manifestRaw.length };
+  await writeFile(path.join(layout, 'index.json'), JSON.stringify(index));
+  await rm(path.join(layout, 'manifest.json'));
+  const bad = path.join(dir, 'diffid.tar');
+  await mustRun('tar', ['-cf', bad, '-C', layout, '.']);
+  const out = path.join(dir, 'diffid-out.tar');
+  await assert.rejects(convertToTar(bad, out, 'gzip'), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'DIFFID_MISMATCH');
+    assert.match(err.message, /layer sha256:[0-9a-f]{64}: uncompressed content has digest sha256:.* but the config's diff_id is sha256:/);
+    return true;
+  });
+  await assert.rejects(readFile(out));
+  assert.deepEqual(await readdir(spool), []);
+});
