@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Store } from '../../src/store/store.js';
-import { listFiles, mustRun, ocitool, removeDir, tempDir } from '../helpers/index.js';
+import { cliPath, listFiles, mustRun, ocitool, removeDir, run, tempDir } from '../helpers/index.js';
 import { makeLayout, skopeoToDockerArchive, rewriteTar } from './helpers.js';
 
 let dir: string;
@@ -168,3 +168,20 @@ async function ocitoolBytes(args: string[]): Promise<Buffer> {
     child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`exit ${code}`))));
   });
 }
+
+test('load of the containerd-store fixture (nested index) loads the index whole under its io.containerd.image.name', async () => {
+  const fixtures = path.join(dir, 'fixtures');
+  const { makeFixtureArchives } = await import('./helpers.js');
+  await makeFixtureArchives(fixtures);
+  const fresh = path.join(dir, 'store-ctd');
+  const printed = await ok(['load', '-q', '-i', path.join(fixtures, 'containerd.tar')], { store: fresh });
+  const index = JSON.parse(await mustRun('tar', ['-xOf', path.join(fixtures, 'containerd.tar'), 'index.json'])) as { manifests: { digest: string }[] };
+  assert.equal(printed.trim(), `docker.io/fixture/containerd:v1 ${index.manifests[0]!.digest}`);
+  await ok(['fsck'], { store: fresh });
+});
+
+test('save refuses to write a tar to a terminal', async () => {
+  const r = await run('script', ['-qec', `${process.execPath} ${cliPath} save --oci ubuntu:15.10`, '/dev/null'], { env: { OCITOOL_STORE: store } });
+  assert.equal(r.code, 2);
+  assert.match(r.stdout, /refusing to write a tar to a terminal/);
+});
