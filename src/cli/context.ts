@@ -1,6 +1,6 @@
 /** What every command gets: the store location, output streams, and helpers to print. */
 import type { Command } from 'commander';
-import { Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { defaultStoreDir } from '../store/paths.js';
 
 export interface CliContext {
@@ -24,7 +24,8 @@ export function createContext(program: Command): CliContext {
     stdout: process.stdout,
     stderr: process.stderr,
     storeDir,
-    openStore: () => Store.open(storeDir(), { onLockWait: (m) => ctx.note(m) }),
+    // Loaded on first use: commands that never open the store start faster.
+    openStore: async () => (await import('../store/store.js')).Store.open(storeDir(), { onLockWait: (m) => ctx.note(m) }),
     print: (line) => void process.stdout.write(`${line}\n`),
     note: (line) => void process.stderr.write(`${line}\n`),
   };

@@ -5,9 +5,19 @@
 import { Command, CommanderError } from 'commander';
 import { OcitoolError, redact } from '../errors.js';
 import { createContext, type CliContext } from './context.js';
-import { commands } from './commands/index.js';
+import { commandModules } from './commands/index.js';
 
-export function buildProgram(): { program: Command; ctx: CliContext } {
+/** The first argument that is not a global option or its value: the command's name. */
+function commandName(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--store') i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
+export async function buildProgram(argv: string[] = []): Promise<{ program: Command; ctx: CliContext }> {
   const program = new Command();
   program
     .name('ocitool')
@@ -17,13 +27,15 @@ export function buildProgram(): { program: Command; ctx: CliContext } {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const ctx = createContext(program);
-  for (const register of commands) register(program, ctx);
+  const name = commandName(argv.slice(2));
+  const loaders = name && commandModules[name] ? [commandModules[name]!] : Object.values(commandModules);
+  for (const mod of await Promise.all(loaders.map((load) => load()))) mod.register(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, ctx };
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const { program, ctx } = buildProgram();
+  const { program, ctx } = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
   } catch (err) {

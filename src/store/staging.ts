@@ -4,7 +4,8 @@
  * a half-written object, and a published object always has its bytes on disk.
  */
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, open, rename, rm, symlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { access, mkdir, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { FsVerityHasher, type ObjectId } from '../verity/fsverity.js';
 import type { StorePaths } from './paths.js';
@@ -39,7 +40,7 @@ export class Staging {
     const id = new FsVerityHasher().update(data).hex();
     if (await this.hasObject(id)) return id;
     const file = this.nextTempName();
-    await writeFile(file, data);
+    writeFileSync(file, data); // page-cache copy; see ObjectWriter on why not async
     this.pending.set(id, file);
     return id;
   }
@@ -100,37 +101,49 @@ export class Staging {
   }
 }
 
-/** Streams one object into staging, computing its fs-verity id as bytes are written. */
+/**
+ * Streams one object into staging, computing its fs-verity id as bytes are written. Writes are
+ * synchronous on purpose: they only copy into the page cache (durability comes from the one
+ * syncfs at commit), and measured on a 64 MiB gzip layer, awaiting a threadpool round trip per
+ * chunk left the main thread idle a third of the time while gunzip waited for it.
+ */
 export class ObjectWriter {
-  private handle: FileHandle | undefined;
+  private fd: number | undefined;
   private readonly hasher = new FsVerityHasher();
   size = 0;
 
   constructor(private readonly staging: Staging, private readonly file: string) {}
 
   async write(chunk: Buffer): Promise<void> {
-    this.handle ??= await open(this.file, 'w');
+    this.writeSync(chunk);
+  }
+
+  writeSync(chunk: Buffer): void {
+    this.fd ??= openSync(this.file, 'w');
     this.hasher.update(chunk);
     this.size += chunk.length;
     let offset = 0;
-    while (offset < chunk.length) {
-      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.length - offset);
-      offset += bytesWritten;
-    }
+    while (offset < chunk.length) offset += writeSync(this.fd, chunk, offset, chunk.length - offset);
   }
 
   async finish(): Promise<ObjectId> {
-    this.handle ??= await open(this.file, 'w');
-    await this.handle.close();
-    this.handle = undefined;
+    this.fd ??= openSync(this.file, 'w');
+    closeSync(this.fd);
+    this.fd = undefined;
     const id = this.hasher.hex();
     await this.staging.adopt(id, this.file);
     return id;
   }
 
   async discard(): Promise<void> {
-    await this.handle?.close().catch(() => {});
-    this.handle = undefined;
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // already closed
+      }
+    }
+    this.fd = undefined;
     await rm(this.file, { force: true });
   }
 }
