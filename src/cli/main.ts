@@ -35,6 +35,11 @@ export async function buildProgram(argv: string[] = []): Promise<{ program: Comm
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `ocitool … | head` closes our stdout early: that is the reader's choice, not a failure.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   const { program, ctx } = await buildProgram(argv);
   try {
     await program.parseAsync(argv);

@@ -63,7 +63,7 @@ export async function copyImages(source: ImageSource, sink: ImageSink, roots: Co
     sink,
     platforms: options.platforms ?? 'all',
     reporter: options.reporter ?? silentReporter,
-    limit: pLimit(options.concurrency ?? DEFAULT_CONCURRENCY),
+    limit: pLimit({ concurrency: options.concurrency ?? DEFAULT_CONCURRENCY, rejectOnClear: true }),
     bytesCopied: 0,
     inFlight: new Map(),
   };
@@ -180,11 +180,30 @@ async function copyManifest(walk: Walk, desc: Descriptor, raw: Buffer, manifest:
     const info: BlobInfo = isTarLayerType(layer.mediaType) ? { kind: 'layer', ...(isImage ? { diffId: diffIds[tarIndex++]! } : {}) } : { kind: 'blob' };
     jobs.push({ layer, info });
   }
-  jobs.sort((a, b) => b.layer.size - a.layer.size);
-  await Promise.all(jobs.map(({ layer, info }) => copyBlobOnce(walk, layer, info)));
+  // The config is a blob like the layers: stored first, so an interrupted copy keeps it too.
   if (!(await sink.hasBlob(manifest.config, { kind: 'blob' }))) await sink.writeSmallBlob(manifest.config, configRaw);
+  jobs.sort((a, b) => b.layer.size - a.layer.size);
+  await settleAll(walk, jobs.map(({ layer, info }) => copyBlobOnce(walk, layer, info)));
   if (!(await sink.hasBlob(desc, { kind: 'blob' }))) await sink.writeSmallBlob(desc, raw);
   reporter({ type: 'done', id: desc.digest, size: desc.size });
+}
+
+/**
+ * Waits for every job, not just the first failure: a sink may only be aborted once nothing is
+ * still writing into it. After a failure, queued jobs are dropped and running ones finish.
+ */
+async function settleAll(walk: Walk, jobs: Promise<void>[]): Promise<void> {
+  let first: unknown;
+  const guarded = jobs.map((job) =>
+    job.catch((err: unknown) => {
+      if (first === undefined) {
+        first = err;
+        walk.limit.clearQueue();
+      }
+    }),
+  );
+  await Promise.all(guarded);
+  if (first !== undefined) throw first;
 }
 
 function copyBlobOnce(walk: Walk, desc: Descriptor, info: BlobInfo): Promise<void> {

@@ -27,25 +27,47 @@ export interface LayerImport {
   fileObjects: Set<ObjectId>;
 }
 
+export interface StoreSinkOptions {
+  /**
+   * Publish each blob as soon as it is verified (untagged until commit; `gc` removes it if the
+   * operation never commits), so a pull that fails or is killed and is run again downloads only
+   * what is missing. Imports from local files leave it off: a failed import changes nothing.
+   */
+  keepVerified?: boolean;
+}
+
 export class StoreSink implements ImageSink {
   readonly partialIndex = 'keep' as const;
   readonly description: string;
   /** Layers imported by this operation, for callers that report sharing. */
   readonly layers: LayerImport[] = [];
   private done = false;
+  private publishing: Promise<void> = Promise.resolve();
 
-  private constructor(private readonly store: Store, private readonly staging: Staging, private readonly lock: Lock) {
+  private constructor(private readonly store: Store, private readonly staging: Staging, private readonly lock: Lock, private readonly options: StoreSinkOptions) {
     this.description = `store ${store.root}`;
   }
 
-  static async create(store: Store): Promise<StoreSink> {
+  static async create(store: Store, options: StoreSinkOptions = {}): Promise<StoreSink> {
     const lock = await store.lockShared();
     try {
-      return new StoreSink(store, await Staging.create(store.paths), lock);
+      return new StoreSink(store, await Staging.create(store.paths), lock, options);
     } catch (err) {
       await lock.release();
       throw err;
     }
+  }
+
+  /** With keepVerified: sync what is staged, then publish it; one at a time. */
+  private async publishVerified(): Promise<void> {
+    if (!this.options.keepVerified) return;
+    this.publishing = this.publishing.then(async () => {
+      const taken = this.staging.take();
+      if (taken.objects.length === 0 && taken.links.length === 0) return;
+      this.store.syncFilesystem(); // data on disk before any rename makes it visible
+      await this.staging.publishTaken(taken);
+    });
+    await this.publishing;
   }
 
   async hasBlob(desc: Descriptor, info: BlobInfo): Promise<boolean> {
@@ -65,21 +87,23 @@ export class StoreSink implements ImageSink {
   async writeSmallBlob(desc: Descriptor, raw: Buffer): Promise<void> {
     const id = await this.staging.storeBuffer(raw);
     this.staging.addLink(this.store.paths.blob(desc.digest), id);
+    await this.publishVerified();
   }
 
   async writeBlob(desc: Descriptor, data: Readable, info: BlobInfo): Promise<void> {
     if (info.kind === 'layer' && isTarLayerType(desc.mediaType)) {
       await this.importLayer(desc, data, info.diffId);
-      return;
+    } else {
+      const writer = this.staging.createObjectWriter();
+      try {
+        for await (const chunk of data) await writer.write(chunk as Buffer);
+        this.staging.addLink(this.store.paths.blob(desc.digest), await writer.finish());
+      } catch (err) {
+        await writer.discard();
+        throw err;
+      }
     }
-    const writer = this.staging.createObjectWriter();
-    try {
-      for await (const chunk of data) await writer.write(chunk as Buffer);
-      this.staging.addLink(this.store.paths.blob(desc.digest), await writer.finish());
-    } catch (err) {
-      await writer.discard();
-      throw err;
-    }
+    await this.publishVerified();
   }
 
   /**
@@ -117,6 +141,7 @@ export class StoreSink implements ImageSink {
   async commit(roots: SinkRoot[]): Promise<void> {
     if (this.done) throw new OcitoolError('STORE', 'store operation already finished');
     try {
+      await this.publishing;
       if (!this.staging.isEmpty) {
         this.store.syncFilesystem(); // object data on disk before any object is renamed into place
         await this.staging.publish();

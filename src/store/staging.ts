@@ -10,6 +10,11 @@ import path from 'node:path';
 import { FsVerityHasher, type ObjectId } from '../verity/fsverity.js';
 import type { StorePaths } from './paths.js';
 
+export interface StagedSet {
+  objects: Array<[ObjectId, string]>;
+  links: Array<[string, ObjectId]>;
+}
+
 export class Staging {
   readonly dir: string;
   /** Objects written by this operation and not yet published: id -> staged file. */
@@ -77,19 +82,30 @@ export class Staging {
    * rename() replaces atomically: a concurrent writer of the same object wrote the same bytes.
    */
   async publish(): Promise<void> {
-    for (const [id, file] of this.pending) {
+    await this.publishTaken(this.take());
+  }
+
+  /** Takes what is staged now out of staging, for a caller that syncs before publishing it. */
+  take(): StagedSet {
+    const taken = { objects: [...this.pending], links: [...this.links] };
+    this.pending.clear();
+    this.links.clear();
+    return taken;
+  }
+
+  /** Renames taken objects into objects/, then creates the taken links (symlink to temp, rename). */
+  async publishTaken(taken: StagedSet): Promise<void> {
+    for (const [id, file] of taken.objects) {
       const target = this.paths.object(id);
       await mkdir(path.dirname(target), { recursive: true });
       await rename(file, target);
     }
-    this.pending.clear();
-    for (const [linkPath, id] of this.links) {
+    for (const [linkPath, id] of taken.links) {
       await mkdir(path.dirname(linkPath), { recursive: true });
       const temp = this.nextTempName();
       await symlink(this.paths.linkTarget(id), temp);
       await rename(temp, linkPath);
     }
-    this.links.clear();
   }
 
   async remove(): Promise<void> {

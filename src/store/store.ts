@@ -17,7 +17,7 @@ import { openSplitStream } from './split-stream.js';
 import { listTags, readTag, removeTag, type TagRecord } from './tags.js';
 import { acquireShared, type Lock } from './lock.js';
 import { exists } from './staging.js';
-import { StoreSink } from './sink.js';
+import { StoreSink, type StoreSinkOptions } from './sink.js';
 
 /** Bumped only for incompatible changes; readers refuse a store with a newer version. */
 export const STORE_FORMAT_VERSION = 1;
@@ -142,8 +142,8 @@ export class Store {
   }
 
   /** A sink for one copy operation: holds the lock shared until commit or abort. */
-  createSink(): Promise<StoreSink> {
-    return StoreSink.create(this);
+  createSink(options: StoreSinkOptions = {}): Promise<StoreSink> {
+    return StoreSink.create(this, options);
   }
 
   /** The store as a copy source (for save): blobs by digest, read from their objects. */

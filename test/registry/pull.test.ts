@@ -171,6 +171,33 @@ describe('ocitool pull against the real registry', () => {
     assert.equal(gc.code, 0, gc.stderr);
     await fsckClean(store);
   });
+  test('a pull killed after some layers were verified downloads only the rest when run again', async () => {
+    const store = path.join(work, 'store-resume');
+    const manifest = JSON.parse(await mustRun('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/multi:v1`]));
+    const layers = [...manifest.layers].sort((a: { size: number }, b: { size: number }) => b.size - a.size);
+    const stalled = layers[0].digest as string;
+    // Hold back the largest layer; let the others and the config finish.
+    proxy.addFault({ kind: 'stall', match: (p: string) => p.endsWith(`/blobs/${stalled}`), times: 100 });
+    const child = spawn(process.execPath, [cliPath, '--store', store, 'pull', '--json', `${proxy.host}/multi:v1`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const exited = new Promise((r) => child.once('exit', r));
+    let done = 0;
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        done += (d.toString().match(/"type":"done"/g) ?? []).length;
+        if (done >= layers.length - 1) resolve();
+      });
+      setTimeout(resolve, 20000);
+    });
+    assert.equal(done, layers.length - 1, 'all layers but the stalled one verified before the kill');
+    await new Promise((r) => setTimeout(r, 300)); // the publish of the last finished layer
+    child.kill('SIGKILL');
+    await exited;
+    proxy.clear();
+    const r = await ocitool(['pull', `${proxy.host}/multi:v1`], { store });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(proxy.blobRequests, 1, 'only the stalled layer is fetched again');
+    await fsckClean(store);
+  });
 });
 
 describe('ocitool pull with credentials', () => {

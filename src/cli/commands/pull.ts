@@ -63,7 +63,7 @@ export function register(program: Command, ctx: CliContext): void {
     const renderer = createRenderer(progressMode(flags, ctx.stderr), ctx.stderr, ctx.stdout);
     try {
       const resolved = await resolve(ref, registryOptions(flags));
-      const sink: ImageSink = flags.layout ? await LayoutFolderSink.create(flags.layout) : await StoreSink.create(await ctx.openStore());
+      const sink: ImageSink = flags.layout ? await LayoutFolderSink.create(flags.layout) : await StoreSink.create(await ctx.openStore(), { keepVerified: true });
       // Layout refs are what `skopeo copy oci:DIR:TAG` selects by: the tag alone.
       const names = flags.layout ? (ref.tag ? [ref.tag] : []) : [storeName(ref)];
       const [result] = await copyImages(resolved.source, sink, [{ descriptor: resolved.descriptor, names }], {
