@@ -8,24 +8,14 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { ratio, timed, type Timed } from './lib.js';
 import { cliPath, mustRun, removeDir, run } from '../test/helpers/index.js';
 import { writeOciLayout, writeRootfsTar, type FileSpec } from '../test/helpers/images.js';
 
 const WORK_ROOT = '/dev/shm';
 const LAYER_MIB = [60, 40, 20];
 
-interface Timed {
-  seconds: number;
-  maxRssMiB: number;
-}
 
-async function timed(cmd: string, args: string[]): Promise<Timed> {
-  const r = await run('/usr/bin/time', ['-f', 'BENCH %e %M', cmd, ...args]);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  const m = /BENCH ([\d.]+) (\d+)/.exec(r.stderr);
-  if (!m) throw new Error(`no timing from /usr/bin/time: ${r.stderr}`);
-  return { seconds: Number(m[1]), maxRssMiB: Number(m[2]) / 1024 };
-}
 
 /** Best of two runs each, alternating, to damp noise from the other work on the machine. */
 async function pair(ours: () => Promise<Timed>, theirs: () => Promise<Timed>): Promise<{ ours: Timed; theirs: Timed }> {
@@ -88,7 +78,7 @@ export async function runArchiveBench(): Promise<void> {
     );
     const total = LAYER_MIB.reduce((a, b) => a + b, 0);
     const line = (name: string, r: { ours: Timed; theirs: Timed }, peer: string) =>
-      `  ${name.padEnd(8)} ratio ${(r.ours.seconds / Math.max(r.theirs.seconds, 0.001)).toFixed(2)}  (ocitool ${r.ours.seconds.toFixed(2)} s, ${peer} ${r.theirs.seconds.toFixed(2)} s)  peak RSS ${r.ours.maxRssMiB.toFixed(0)} MiB (skopeo ${r.theirs.maxRssMiB.toFixed(0)} MiB)`;
+      `  ${name.padEnd(8)} ratio ${ratio(r.ours, r.theirs)}  (ocitool ${r.ours.seconds.toFixed(2)} s, ${peer} ${r.theirs.seconds.toFixed(2)} s)  peak RSS ${r.ours.maxRssMiB.toFixed(0)} MiB (skopeo ${r.theirs.maxRssMiB.toFixed(0)} MiB)`;
     console.log(`archive bench: ${LAYER_MIB.length} layers, ${total} MiB uncompressed, on tmpfs ${WORK_ROOT}; best of 2 runs`);
     console.log(line('save', save, 'skopeo copy oci: oci-archive:'));
     console.log(line('load', load, 'skopeo copy oci-archive: oci:'));

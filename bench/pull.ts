@@ -6,6 +6,7 @@
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { ratio, timed, type Timed } from './lib.js';
 import { cliPath, removeDir, run } from '../test/helpers/index.js';
 import { startRegistry } from '../test/helpers/registry.js';
 import { pushLarge } from '../test/registry/fixtures.js';
@@ -13,23 +14,8 @@ import { pushLarge } from '../test/registry/fixtures.js';
 const IMAGE_MIB = 256;
 const WORK_ROOT = '/dev/shm';
 
-interface Timed {
-  seconds: number;
-  maxRssMiB: number;
-}
 
-/** Runs a command under /usr/bin/time, returning wall seconds and peak RSS. */
-async function timed(cmd: string, args: string[]): Promise<Timed> {
-  const r = await run('/usr/bin/time', ['-f', 'BENCH %e %M', cmd, ...args]);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  const m = /BENCH ([\d.]+) (\d+)/.exec(r.stderr);
-  if (!m) throw new Error(`no timing from /usr/bin/time: ${r.stderr}`);
-  return { seconds: Number(m[1]), maxRssMiB: Number(m[2]) / 1024 };
-}
 
-function ratio(a: Timed, b: Timed): string {
-  return (a.seconds / Math.max(b.seconds, 0.001)).toFixed(2);
-}
 
 export async function runPullBench(): Promise<void> {
   process.env.TMPDIR = WORK_ROOT;

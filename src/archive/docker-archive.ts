@@ -16,8 +16,8 @@ import {
   type Descriptor, type DockerArchiveEntry,
 } from '../oci/schemas.js';
 import { syntheticManifest } from './classic-manifest.js';
-import { normalizeEntryName } from './entry-path.js';
-import { openTarArchive, TarArchive } from './tar-index.js';
+import { normalizeEntryName } from '../tar/entry-path.js';
+import { openTarArchive, TarArchive } from '../tar/archive.js';
 import { hashEntry } from './hash-entry.js';
 
 export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';

@@ -1,7 +1,7 @@
 /** Hashes one archive entry as it streams (for layer files whose digest the archive does not say). */
 import { createHash } from 'node:crypto';
 import type { Digest } from '../oci/digest.js';
-import type { TarArchive, TarEntry } from './tar-index.js';
+import type { TarArchive, TarEntry } from '../tar/archive.js';
 
 /** sha256 digest of an entry's bytes, read once. */
 export async function hashEntry(archive: TarArchive, entry: Extract<TarEntry, { type: 'file' }>): Promise<Digest> {

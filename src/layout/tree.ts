@@ -1,20 +1,16 @@
 /**
- * A read-only tree of files that a layout (or an archive) lives in: a folder, an uncompressed tar
- * read in place through an index, or a compressed tar (or stdin) unpacked once to a temp folder.
- * Paths are checked: nothing outside the tree can be reached.
+ * A read-only tree of files that a layout lives in: a folder, or a tar (plain, read in place;
+ * compressed or a stream, spooled once) through the tar index in src/tar. Paths are checked:
+ * nothing outside the tree can be reached.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, rm, stat, lstat, realpath, readlink } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
+import { open, realpath, readlink, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
+import type { Readable } from 'node:stream';
 import { OcitoolError } from '../errors.js';
-import { autoDecompress, detectCompression, peek } from '../compress/index.js';
-import { safeEntryName, TarIndex } from '../tar/tar-index.js';
-import { TAR_META_MAX } from '../tar/header.js';
+import { openTarArchive, type TarArchive } from '../tar/archive.js';
+import { normalizeEntryName } from '../tar/entry-path.js';
 
 export interface FileTree {
   readonly description: string;
@@ -30,14 +26,10 @@ function missing(description: string, rel: string): OcitoolError {
 }
 
 export class FolderTree implements FileTree {
-  readonly description: string;
-  constructor(readonly root: string, description?: string, private readonly cleanup?: () => Promise<void>) {
-    this.description = description ?? root;
-  }
+  constructor(readonly root: string, readonly description: string = root) {}
 
   private async resolve(rel: string): Promise<string> {
-    const safe = safeEntryName(rel, this.description);
-    const full = path.join(this.root, safe);
+    const full = path.join(this.root, normalizeEntryName(rel, this.description));
     // A symlink inside the folder must not lead out of it.
     let real: string;
     try {
@@ -54,8 +46,7 @@ export class FolderTree implements FileTree {
   }
 
   async readFile(rel: string, maxBytes: number): Promise<Buffer> {
-    const file = await this.resolve(rel);
-    const handle = await open(file, 'r');
+    const handle = await open(await this.resolve(rel), 'r');
     try {
       const size = (await handle.stat()).size;
       if (size > maxBytes) throw new OcitoolError('JSON_TOO_LARGE', `${this.description}: ${rel} is ${size} bytes, over the ${maxBytes}-byte limit`);
@@ -66,8 +57,7 @@ export class FolderTree implements FileTree {
   }
 
   async openFile(rel: string): Promise<Readable> {
-    const file = await this.resolve(rel);
-    return createReadStream(file, { highWaterMark: 256 * 1024 });
+    return createReadStream(await this.resolve(rel), { highWaterMark: 256 * 1024 });
   }
 
   async has(rel: string): Promise<boolean> {
@@ -80,115 +70,49 @@ export class FolderTree implements FileTree {
     }
   }
 
-  async close(): Promise<void> {
-    await this.cleanup?.();
-  }
+  async close(): Promise<void> {}
 }
 
 export class TarTree implements FileTree {
-  constructor(private readonly index: TarIndex, readonly description: string) {}
+  readonly description: string;
+  constructor(private readonly archive: TarArchive) {
+    this.description = archive.label;
+  }
 
   private entry(rel: string) {
-    const entry = this.index.lookup(rel, this.description);
+    const entry = this.archive.resolve(normalizeEntryName(rel, this.description));
     if (!entry) throw missing(this.description, rel);
     return entry;
   }
 
   async readFile(rel: string, maxBytes: number): Promise<Buffer> {
-    const entry = this.entry(rel);
-    if (entry.size > maxBytes) throw new OcitoolError('JSON_TOO_LARGE', `${this.description}: ${rel} is ${entry.size} bytes, over the ${maxBytes}-byte limit`);
-    return this.index.readEntry(entry);
+    return this.archive.readEntry(this.entry(rel).name, maxBytes, rel);
   }
 
   async openFile(rel: string): Promise<Readable> {
-    return this.index.openEntry(this.entry(rel));
+    return this.archive.openEntry(this.entry(rel));
   }
 
   async has(rel: string): Promise<boolean> {
-    return this.index.lookup(rel, this.description) !== undefined;
+    return this.archive.resolve(normalizeEntryName(rel, this.description)) !== undefined;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.archive.close();
+  }
 }
 
-/**
- * Opens a folder, a tar file (plain: read in place; gzip/xz/zstd: unpacked to a temp folder) or
- * a stream (`-` for stdin: unpacked to a temp folder).
- */
+/** Opens a folder, a tar file, or a tar stream (e.g. stdin); compressed tars are spooled once. */
 export async function openFileTree(input: string | Readable, description?: string): Promise<FileTree> {
-  if (typeof input === 'string') {
-    let info;
-    try {
-      info = await stat(input);
-    } catch (err) {
-      throw new OcitoolError('NOT_FOUND', `${input}: no such file or folder`, { cause: err });
-    }
-    const what = description ?? input;
-    if (info.isDirectory()) return new FolderTree(input, what);
-    const handle = await open(input, 'r');
-    const head = Buffer.alloc(6);
-    await handle.read(head, 0, 6, 0);
-    await handle.close();
-    if (info.size === 0) throw new OcitoolError('TAR_INVALID', `${what}: empty file`);
-    if (detectCompression(head) === 'none') return new TarTree(await TarIndex.scan(input, what), what);
-    return unpackToTemp(createReadStream(input), what);
-  }
-  return unpackToTemp(input, description ?? 'standard input');
-}
-
-/** Unpacks a (possibly compressed) tar stream into a private temp folder, checking every path. */
-export async function unpackToTemp(input: Readable, what: string): Promise<FileTree> {
-  const dir = await mkdtemp(path.join(process.env.OCITOOL_TMPDIR ?? os.tmpdir(), 'ocitool-unpack-'));
-  const cleanup = () => rm(dir, { recursive: true, force: true });
+  const spoolParent = process.env.OCITOOL_TMPDIR ?? os.tmpdir();
+  if (typeof input !== 'string') return new TarTree(await openTarArchive({ stream: input, label: description ?? 'standard input' }, spoolParent));
+  let info;
   try {
-    const head = await peek(input, 6);
-    if (head.length === 0) throw new OcitoolError('TAR_INVALID', `${what}: empty input`);
-    const { stream } = await autoDecompress(input, what);
-    const extract = tar.extract();
-    let count = 0;
-    const links: Array<{ name: string; target: string }> = [];
-    extract.on('entry', (header, body, next) => {
-      (async () => {
-        const name = safeEntryName(header.name, what);
-        if ((header.pax && JSON.stringify(header.pax).length > TAR_META_MAX)) throw new OcitoolError('TAR_INVALID', `${what}: PAX header too large`);
-        const full = path.join(dir, name);
-        if (header.type === 'directory') {
-          await mkdir(full, { recursive: true });
-          body.resume();
-        } else if (header.type === 'file' || header.type === 'contiguous-file') {
-          await mkdir(path.dirname(full), { recursive: true });
-          await pipeline(body, createWriteStream(full));
-          count++;
-        } else if (header.type === 'symlink' || header.type === 'link') {
-          const target = header.type === 'link' ? header.linkname! : path.posix.join(path.posix.dirname(name), header.linkname!);
-          const normal = path.posix.normalize(target);
-          if (header.linkname!.startsWith('/') || normal.startsWith('..')) {
-            throw new OcitoolError('PATH_UNSAFE', `${what}: "${name}" is a link to "${header.linkname}", outside the archive`);
-          }
-          links.push({ name, target: normal });
-          body.resume();
-        } else {
-          body.resume();
-        }
-      })().then(() => next(), (err) => next(err));
-    });
-    await pipeline(stream, extract);
-    // Links become copies inside the temp folder, resolved after every file is there.
-    for (const link of links) {
-      const from = path.join(dir, link.target);
-      const to = path.join(dir, link.name);
-      await mkdir(path.dirname(to), { recursive: true });
-      const st = await lstat(from).catch(() => undefined);
-      if (!st || !st.isFile()) throw new OcitoolError('ARCHIVE_INVALID', `${what}: link "${link.name}" points to missing "${link.target}"`);
-      await pipeline(createReadStream(from), createWriteStream(to));
-    }
-    if (count === 0) throw new OcitoolError('TAR_INVALID', `${what}: empty archive`);
-    return new FolderTree(dir, what, cleanup);
+    info = await stat(input);
   } catch (err) {
-    await cleanup();
-    if (err instanceof OcitoolError) throw err;
-    throw new OcitoolError('TAR_INVALID', `${what}: ${(err as Error).message}`, { cause: err });
+    throw new OcitoolError('NOT_FOUND', `${input}: no such file or folder`, { cause: err });
   }
+  if (info.isDirectory()) return new FolderTree(input, description ?? input);
+  if (info.size === 0) throw new OcitoolError('TAR_INVALID', `${description ?? input}: empty file`);
+  return new TarTree(await openTarArchive({ file: input }, spoolParent));
 }
-
-

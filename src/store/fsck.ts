@@ -5,14 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Digest } from '../oci/digest.js';
 import { FsVerityHasher, type ObjectId } from '../verity/fsverity.js';
 import { computeReach, linkedObject, type Problem } from './reach.js';
 import { openSplitStream } from './split-stream.js';
 import type { Store } from './store.js';
-import { exists } from './staging.js';
+import { exists, listNames } from './staging.js';
 
 export interface FsckResult {
   objects: number;
@@ -29,8 +28,8 @@ export async function fsck(store: Store): Promise<FsckResult> {
     // Which blob digests each object must also match, so each file is read once.
     const blobsOf = new Map<string, Digest[]>();
     let blobs = 0;
-    for (const algorithm of await list(store.paths.blobs)) {
-      for (const hex of await list(path.join(store.paths.blobs, algorithm))) {
+    for (const algorithm of await listNames(store.paths.blobs)) {
+      for (const hex of await listNames(path.join(store.paths.blobs, algorithm))) {
         blobs++;
         const digest = `${algorithm}:${hex}` as Digest;
         const id = await linkedObject(path.join(store.paths.blobs, algorithm, hex));
@@ -42,8 +41,8 @@ export async function fsck(store: Store): Promise<FsckResult> {
       }
     }
     let objects = 0;
-    for (const fan of await list(store.paths.objects)) {
-      for (const name of await list(path.join(store.paths.objects, fan))) {
+    for (const fan of await listNames(store.paths.objects)) {
+      for (const name of await listNames(path.join(store.paths.objects, fan))) {
         objects++;
         const id = `${fan}${name}` as ObjectId;
         const file = store.paths.object(id);
@@ -68,8 +67,8 @@ export async function fsck(store: Store): Promise<FsckResult> {
       }
     }
     let layers = 0;
-    for (const algorithm of await list(store.paths.layers)) {
-      for (const hex of await list(path.join(store.paths.layers, algorithm))) {
+    for (const algorithm of await listNames(store.paths.layers)) {
+      for (const hex of await listNames(path.join(store.paths.layers, algorithm))) {
         layers++;
         const diffId = `${algorithm}:${hex}` as Digest;
         const hash = createHash('sha256');
@@ -87,13 +86,5 @@ export async function fsck(store: Store): Promise<FsckResult> {
     return { objects, blobs, layers, tags: (await store.listTags()).length, problems };
   } finally {
     await lock.release();
-  }
-}
-
-async function list(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir)).filter((n) => !n.startsWith('.'));
-  } catch {
-    return [];
   }
 }

@@ -3,12 +3,13 @@
  * object as present and tagging it), delete every object, blob link and layer link that no tag
  * reaches, and every staging folder (their owners are dead: live ones hold the lock shared).
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { OcitoolError } from '../errors.js';
 import { acquireExclusive } from './lock.js';
 import { computeReach } from './reach.js';
 import type { Store } from './store.js';
+import { listNames } from './staging.js';
 
 export interface GcResult {
   removedObjects: number;
@@ -29,8 +30,8 @@ export async function gc(store: Store, options: { dryRun?: boolean; onLockWait?:
     const remove = async (p: string) => {
       if (!options.dryRun) await rm(p, { recursive: true, force: true });
     };
-    for (const fan of await list(store.paths.objects)) {
-      for (const name of await list(path.join(store.paths.objects, fan))) {
+    for (const fan of await listNames(store.paths.objects)) {
+      for (const name of await listNames(path.join(store.paths.objects, fan))) {
         if (reach.objects.has(`${fan}${name}` as never)) continue;
         const file = path.join(store.paths.objects, fan, name);
         result.removedBytes += (await stat(file).catch(() => ({ size: 0 }))).size;
@@ -39,15 +40,15 @@ export async function gc(store: Store, options: { dryRun?: boolean; onLockWait?:
       }
     }
     for (const [base, keep] of [[store.paths.blobs, reach.blobs], [store.paths.layers, reach.layers]] as const) {
-      for (const algorithm of await list(base)) {
-        for (const hex of await list(path.join(base, algorithm))) {
+      for (const algorithm of await listNames(base)) {
+        for (const hex of await listNames(path.join(base, algorithm))) {
           if (keep.has(`${algorithm}:${hex}` as never)) continue;
           result.removedLinks++;
           await remove(path.join(base, algorithm, hex));
         }
       }
     }
-    for (const op of await list(store.paths.staging)) {
+    for (const op of await listNames(store.paths.staging)) {
       result.removedStaging++;
       await remove(path.join(store.paths.staging, op));
     }
@@ -55,13 +56,5 @@ export async function gc(store: Store, options: { dryRun?: boolean; onLockWait?:
     return result;
   } finally {
     await lock.release();
-  }
-}
-
-async function list(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir)).filter((n) => !n.startsWith('.'));
-  } catch {
-    return [];
   }
 }

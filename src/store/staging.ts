@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
-import { access, mkdir, rename, rm, symlink } from 'node:fs/promises';
+import { access, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { FsVerityHasher, type ObjectId } from '../verity/fsverity.js';
 import type { StorePaths } from './paths.js';
@@ -170,5 +170,14 @@ export async function exists(p: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Names in a folder, without dot files; none when it does not exist. */
+export async function listNames(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((n) => !n.startsWith('.'));
+  } catch {
+    return [];
   }
 }

@@ -105,7 +105,7 @@ test('a PAX header of hundreds of MiB is refused without reading it', async () =
   await writeHugePaxTar(file, 300 * 1024 * 1024);
   const err = await failure(file);
   assert.equal(err.code, 'TAR_INVALID');
-  assert.match(err.message, /pax\.tar.*4 MiB/);
+  assert.match(err.message, /pax\.tar: .*PAX.*limit/);
 });
 
 test('an empty archive (zero bytes, and an empty tar) is refused', async () => {

@@ -15,18 +15,8 @@ import { resolve, RegistrySource } from '../../src/registry/index.js';
 import { verifyBuffer } from '../../src/oci/verify.js';
 import { skopeoRawDigest, startRegistry, type RegistryInstance } from '../helpers/registry.js';
 import { pushMultiLayer, pushSingleLayer, pushTwoPlatformIndex } from './fixtures.js';
+import { streamVerified } from './fixtures.js';
 
-/** Streams a blob through the verifier and returns how many bytes passed. */
-async function streamVerified(source: RegistrySource, desc: Descriptor): Promise<number> {
-  let total = 0;
-  await pipeline(await source.openBlob(desc), new VerifyingStream(desc, `blob ${desc.digest}`), new Writable({
-    write(chunk: Buffer, _e, done) {
-      total += chunk.length;
-      done();
-    },
-  }));
-  return total;
-}
 
 /** Resolves an image and verifies its config and every layer; returns the manifest's layers. */
 async function pullAll(source: RegistrySource, root: Descriptor, raw: Buffer): Promise<Descriptor[]> {

@@ -15,19 +15,10 @@ import { resolve, type RegistrySource } from '../../src/registry/index.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { freePort, startRegistry, type RegistryInstance } from '../helpers/registry.js';
 import { pushSingleLayer } from './fixtures.js';
+import { streamVerified } from './fixtures.js';
 
 const FAST_RETRY = { maxAttempts: 4, baseDelayMs: 20, maxDelayMs: 200, maxTotalWaitMs: 5_000 };
 
-async function streamVerified(source: RegistrySource, desc: Descriptor): Promise<number> {
-  let total = 0;
-  await pipeline(await source.openBlob(desc), new VerifyingStream(desc, `blob ${desc.digest}`), new Writable({
-    write(chunk: Buffer, _e, done) {
-      total += chunk.length;
-      done();
-    },
-  }));
-  return total;
-}
 
 function manifestOf(raw: Buffer): Manifest {
   const doc = parseImageDocument(raw, undefined, 'manifest');

@@ -3,6 +3,11 @@
  * single-layer gzip image, a multi-layer image with whiteouts, a zstd image and a two-platform
  * index (amd64 and arm64).
  */
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import type { RegistrySource } from '../../src/registry/source.js';
+import type { Descriptor } from '../../src/oci/schemas.js';
+import { VerifyingStream } from '../../src/oci/verify.js';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -115,4 +120,16 @@ export async function pushTwoPlatformIndex(target: string, seed = 3): Promise<vo
   } finally {
     await removeDir(work);
   }
+}
+
+/** Streams a blob from a registry source through the verifier; returns how many bytes passed. */
+export async function streamVerified(source: RegistrySource, desc: Descriptor): Promise<number> {
+  let total = 0;
+  await pipeline(await source.openBlob(desc), new VerifyingStream(desc, `blob ${desc.digest}`), new Writable({
+    write(chunk: Buffer, _e, done) {
+      total += chunk.length;
+      done();
+    },
+  }));
+  return total;
 }

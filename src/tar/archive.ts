@@ -1,9 +1,10 @@
 /**
- * One pass over a tar archive (plain, gzip, xz or zstd; a file or a stream such as stdin) that
- * records where each entry's bytes are, so later reads are random access into a plain tar file.
- * A plain tar file is read in place; anything else is decompressed once into a spool file in
- * `spoolDir` while it is indexed (the same pass). Entry names and links are checked by
- * entry-path.ts; tar-stream caps PAX and long-name headers at 4 MiB.
+ * Random access into a tar archive (plain, gzip, xz or zstd; a file or a stream such as stdin):
+ * an index of where each entry's bytes are, so a layout or docker archive is read in one pass
+ * per blob whatever order its entries come in. A plain tar file is read in place and only its
+ * headers are read (the scan seeks past the data); anything else is decompressed once into a
+ * spool file while tar-stream indexes it (the same pass). Entry names and links are checked by
+ * entry-path.ts.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, mkdtemp, rm, stat } from 'node:fs/promises';
@@ -12,8 +13,9 @@ import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { OcitoolError, withContext } from '../errors.js';
-import { autoDecompress } from '../compress/index.js';
+import { autoDecompress, detectCompression } from '../compress/index.js';
 import { normalizeEntryName, resolveSymlinkTarget } from './entry-path.js';
+import { decodeHeader, decodePax, isZeroBlock, paddingAfter, paxSize, TAR_BLOCK } from './header.js';
 
 /** Symlink and hardlink chains longer than this are refused (the Linux limit is 40 too). */
 const MAX_LINK_HOPS = 40;
@@ -103,19 +105,90 @@ export async function openTarArchive(source: { file: string } | { stream: Readab
     } else {
       input = source.stream;
     }
-    const { kind, stream } = await autoDecompress(input, label);
-    if (kind === 'none' && regular && 'file' in source) {
-      const entries = await indexEntries(stream, undefined, label);
-      return new TarArchive(label, source.file, entries);
+    if (regular && 'file' in source && (await isPlainTar(source.file))) {
+      input.destroy();
+      return new TarArchive(label, source.file, await scanHeaders(source.file, label));
     }
+    const { stream } = await autoDecompress(input, label);
     spoolDir = await mkdtemp(path.join(spoolParent, 'archive-'));
     const spoolFile = path.join(spoolDir, 'archive.tar');
     const entries = await indexEntries(stream, spoolFile, label);
     return new TarArchive(label, spoolFile, entries, spoolDir);
   } catch (err) {
     if (spoolDir) await rm(spoolDir, { recursive: true, force: true });
-    throw err instanceof OcitoolError ? withContext(label, err) : tarError(label, err);
+    if (err instanceof OcitoolError) throw err.message.startsWith(label) ? err : withContext(label, err);
+    throw tarError(label, err);
   }
+}
+
+/** True when the file does not start with a compression magic number. */
+async function isPlainTar(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(6);
+    const { bytesRead } = await handle.read(head, 0, 6, 0);
+    return bytesRead > 0 && detectCompression(head.subarray(0, bytesRead)) === 'none';
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Indexes a plain tar file by reading its 512-byte headers only, seeking past every entry's data
+ * (tar-stream reads every byte). PAX `path`, `linkpath` and `size` and GNU long names apply.
+ */
+async function scanHeaders(file: string, label: string): Promise<Map<string, TarEntry>> {
+  const handle = await open(file, 'r');
+  const entries = new Map<string, TarEntry>();
+  try {
+    const fileSize = (await handle.stat()).size;
+    const block = Buffer.alloc(TAR_BLOCK);
+    const readAt = async (buf: Buffer, position: number) => {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, position);
+      if (bytesRead !== buf.length) throw new OcitoolError('TAR_INVALID', `${label}: truncated tar at byte ${position}`);
+    };
+    let offset = 0;
+    let pax: Map<string, string> | undefined;
+    let longName: string | undefined;
+    let longLink: string | undefined;
+    let sawEnd = false;
+    while (offset + TAR_BLOCK <= fileSize) {
+      await readAt(block, offset);
+      if (isZeroBlock(block)) {
+        sawEnd = true;
+        break;
+      }
+      const header = decodeHeader(block, label, offset);
+      const dataOffset = offset + TAR_BLOCK;
+      if (header.type === 'x' || header.type === 'g' || header.type === 'L' || header.type === 'K') {
+        if (dataOffset + header.size > fileSize) throw truncated(label, header.name);
+        const data = Buffer.alloc(header.size);
+        await readAt(data, dataOffset);
+        if (header.type === 'x') pax = decodePax(data);
+        if (header.type === 'L') longName = data.toString('utf8').replace(/\0+$/, '');
+        if (header.type === 'K') longLink = data.toString('utf8').replace(/\0+$/, '');
+        offset = dataOffset + header.size + paddingAfter(header.size);
+        continue;
+      }
+      const name = pax?.get('path') ?? longName ?? header.name;
+      const linkname = pax?.get('linkpath') ?? longLink ?? header.linkname;
+      const size = header.size > 0 && pax ? (paxSize(pax) ?? header.size) : header.size;
+      pax = longName = longLink = undefined;
+      if (dataOffset + size > fileSize) throw truncated(label, name);
+      const type = header.type === '0' || header.type === '\0' || header.type === '7' ? 'file' : header.type === '5' ? 'directory' : header.type === '2' ? 'symlink' : header.type === '1' ? 'link' : 'other';
+      const entry = toEntry({ name, type, size, linkname, byteOffset: dataOffset } as unknown as tar.Header & { byteOffset: number }, label);
+      if (entry && entry.name !== '') entries.set(entry.name, entry);
+      offset = dataOffset + size + paddingAfter(size);
+    }
+    if (!sawEnd && offset !== fileSize) throw truncated(label, 'the last entry');
+    return entries;
+  } finally {
+    await handle.close();
+  }
+}
+
+function truncated(label: string, name: string): OcitoolError {
+  return new OcitoolError('TAR_INVALID', `${label}: truncated tar (the data of "${name}" runs past the end of the file)`);
 }
 
 function tarError(label: string, err: unknown): OcitoolError {
