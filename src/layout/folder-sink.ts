@@ -5,7 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { syncFilesystem } from '../util/sync.js';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
@@ -59,33 +61,36 @@ export class LayoutFolderSink implements ImageSink {
   }
 
   async writeSmallBlob(desc: Descriptor, raw: Buffer): Promise<void> {
-    await this.place(desc, async (handle) => {
-      await handle.writeFile(raw);
-    });
+    await this.place(desc, (fd) => writeAll(fd, raw));
   }
 
   async writeBlob(desc: Descriptor, data: Readable): Promise<void> {
-    await this.place(desc, async (handle) => {
-      for await (const chunk of data) await handle.write(chunk as Buffer);
+    await this.place(desc, async (fd) => {
+      for await (const chunk of data) writeAll(fd, chunk as Buffer);
     });
   }
 
-  private async place(desc: Descriptor, fill: (handle: import('node:fs/promises').FileHandle) => Promise<void>): Promise<void> {
+  /**
+   * Writes to a temp file beside the target and renames it into place once the verified stream
+   * has ended. Writes are synchronous page-cache copies and there is no fsync per blob: commit
+   * syncs the filesystem once before index.json names anything (measured: an fsync per blob and
+   * an async write per chunk made `pull --layout` twice skopeo's time).
+   */
+  private async place(desc: Descriptor, fill: (fd: number) => Promise<void> | void): Promise<void> {
     const target = this.file(desc);
     await mkdir(path.dirname(target), { recursive: true });
     const temp = path.join(path.dirname(target), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
     this.temps.add(temp);
-    const handle = await open(temp, 'w');
+    const fd = openSync(temp, 'w');
     try {
-      await fill(handle);
-      await handle.sync();
+      await fill(fd);
     } catch (err) {
-      await handle.close();
+      closeSync(fd);
       await rm(temp, { force: true });
       this.temps.delete(temp);
       throw err;
     }
-    await handle.close();
+    closeSync(fd);
     await rename(temp, target);
     this.temps.delete(temp);
     this.checked.add(desc.digest);
@@ -109,9 +114,11 @@ export class LayoutFolderSink implements ImageSink {
       }
     }
     await writeFile(path.join(this.dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    syncFilesystem(this.dir); // every blob on disk before index.json can name it
     const temp = `${indexFile}.tmp-${process.pid}`;
     await writeFile(temp, JSON.stringify(index, null, 2) + '\n');
     await rename(temp, indexFile);
+    syncFilesystem(this.dir);
   }
 
   /** Removes temp files. Blobs already renamed into place are verified and content-addressed: they stay, and index.json is untouched. */
@@ -119,4 +126,9 @@ export class LayoutFolderSink implements ImageSink {
     for (const temp of this.temps) await rm(temp, { force: true });
     this.temps.clear();
   }
+}
+
+function writeAll(fd: number, data: Buffer): void {
+  let offset = 0;
+  while (offset < data.length) offset += writeSync(fd, data, offset, data.length - offset);
 }

@@ -3,7 +3,6 @@
  * byte-exact and found by digest, tar layers split into file objects, and tags. It knows OCI
  * blobs and tar layers but no transport. Format: docs/store-format.md.
  */
-import { spawnSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -17,6 +16,7 @@ import { openSplitStream } from './split-stream.js';
 import { listTags, readTag, removeTag, type TagRecord } from './tags.js';
 import { acquireShared, type Lock } from './lock.js';
 import { exists } from './staging.js';
+import { syncFilesystem } from '../util/sync.js';
 import { StoreSink, type StoreSinkOptions } from './sink.js';
 
 /** Bumped only for incompatible changes; readers refuse a store with a newer version. */
@@ -129,16 +129,9 @@ export class Store {
     for (const name of names) await removeTag(this.paths, name);
   }
 
-  /**
-   * Flushes the whole filesystem the store is on with one syncfs(2) (`sync -f`), rather than an
-   * fsync per file: an import writes thousands of small objects and per-file fsync dominated.
-   */
+  /** Makes everything written so far durable (one syncfs for the store's filesystem). */
   syncFilesystem(): void {
-    const r = spawnSync('sync', ['-f', this.paths.root], { stdio: 'ignore' });
-    if (r.status !== 0) {
-      const all = spawnSync('sync', [], { stdio: 'ignore' });
-      if (all.status !== 0) throw new OcitoolError('IO', `store ${this.root}: sync failed`);
-    }
+    syncFilesystem(this.paths.root);
   }
 
   /** A sink for one copy operation: holds the lock shared until commit or abort. */
