@@ -7,12 +7,13 @@ import { printJson, type CliContext } from '../context.js';
 import { addRegistryFlags, registryOptions, type RegistryFlags } from './registry-options.js';
 
 export function register(program: Command, ctx: CliContext): void {
-  const remote = program.command('remote').description('read images on a registry without pulling them');
+  const remote = program.command('remote').description('read images on a registry without pulling them').addHelpText('after', '\nExample:\n  $ ocitool remote arches debian:bookworm\n');
   const arches = remote
     .command('arches')
     .argument('<ref>', 'image reference')
     .description('list the platforms of a remote image as bashbrew architecture names, with their manifests')
-    .option('--json', 'print a JSON array');
+    .option('--json', 'print a JSON array')
+    .addHelpText('after', '\nExample:\n  $ ocitool remote arches debian:bookworm --json\n');
   addRegistryFlags(arches).action(async (refText: string, flags: RegistryFlags & { json?: boolean }) => {
     const resolved = await resolve(parseReference(refText), registryOptions(flags));
     const platforms = await listRemotePlatforms(resolved);
