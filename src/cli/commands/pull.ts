@@ -56,7 +56,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--layout <dir>', 'write an OCI image layout folder instead of the store')
     .option('--concurrency <n>', `layers downloaded at once (default ${DEFAULT_CONCURRENCY})`, parseConcurrency)
     .option('--json', 'print one JSON progress event per line')
-    .option('--quiet', 'print only the digest')
+    .option('-q, --quiet', 'print only the digest')
     .addHelpText('after', '\nExamples:\n  $ ocitool pull debian:bookworm --platform linux/arm64\n  $ ocitool pull localhost:5000/team/app:1.0 --layout ./app-oci\n');
   addRegistryFlags(cmd).action(async (refText: string, flags: PullFlags) => {
     const ref = parseReference(refText);
