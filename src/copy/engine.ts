@@ -170,6 +170,11 @@ async function copyManifest(walk: Walk, desc: Descriptor, raw: Buffer, manifest:
   const configRaw = await readSmall(walk, manifest.config, 'config');
   const isImage = manifest.config.mediaType === MediaType.ociConfig || manifest.config.mediaType === MediaType.dockerConfig;
   const diffIds = isImage ? parseJson(configRaw, ImageConfigSchema, `config ${manifest.config.digest}`).rootfs.diff_ids : [];
+  if (isImage) {
+    // An image's layers must be tars we can read (plain, gzip, zstd; OCI or Docker types).
+    const unknown = manifest.layers.find((l) => !isTarLayerType(l.mediaType));
+    if (unknown) throw new OcitoolError('MEDIA_TYPE', `manifest ${desc.digest}: layer ${unknown.digest} has unsupported media type ${unknown.mediaType}`);
+  }
   const tarLayers = manifest.layers.filter((l) => isTarLayerType(l.mediaType));
   if (isImage && tarLayers.length !== diffIds.length) {
     throw new OcitoolError('LAYOUT_INVALID', `manifest ${desc.digest}: ${tarLayers.length} layers but the config lists ${diffIds.length} diff_ids`);

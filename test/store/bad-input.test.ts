@@ -157,3 +157,16 @@ test('a layer whose content does not match the config diff_id', () => expectFail
   Object.assign(index.manifests[0], m);
   await writeFile(path.join(l, 'index.json'), JSON.stringify(index));
 }, /layer sha256:.*: uncompressed content has digest sha256:.*, but the config's diff_ids says sha256:0{64}/));
+
+test('a layer with a media type that is not a tar we can read', () => expectFailure(async (l) => {
+  const { createHash } = await import('node:crypto');
+  const mf = await manifestFile(l);
+  const manifest = JSON.parse(await readFile(mf, 'utf8'));
+  manifest.layers[0].mediaType = 'application/vnd.oci.image.layer.v1.tar+bzip2';
+  const body = Buffer.from(JSON.stringify(manifest));
+  const hex = createHash('sha256').update(body).digest('hex');
+  await writeFile(path.join(l, 'blobs/sha256', hex), body);
+  const index = JSON.parse(await readFile(path.join(l, 'index.json'), 'utf8'));
+  Object.assign(index.manifests[0], { digest: `sha256:${hex}`, size: body.length });
+  await writeFile(path.join(l, 'index.json'), JSON.stringify(index));
+}, /manifest sha256:[0-9a-f]{64}: layer sha256:[0-9a-f]{64} has unsupported media type application\/vnd\.oci\.image\.layer\.v1\.tar\+bzip2/));
