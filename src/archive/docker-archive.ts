@@ -12,16 +12,17 @@ import { digestHex, digestOf, parseDigest, type Digest, digestAlgorithm } from '
 import { detectCompression, MAGIC_BYTES } from '../compress/index.js';
 import { MediaType, ociLayerType } from '../oci/media-types.js';
 import {
-  DockerArchiveManifestSchema, ImageConfigSchema, IndexSchema, MAX_JSON_BYTES, OciLayoutSchema, parseJson,
+  DockerArchiveManifestSchema, ImageConfigSchema, MAX_JSON_BYTES, parseJson,
   type Descriptor, type DockerArchiveEntry,
 } from '../oci/schemas.js';
 import { syntheticManifest } from './classic-manifest.js';
 import { normalizeEntryName } from '../tar/entry-path.js';
 import { openTarArchive, TarArchive } from '../tar/archive.js';
 import { hashEntry } from './hash-entry.js';
+import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME } from '../oci/annotations.js';
+import { LayoutSource } from '../layout/source.js';
+import { TarTree } from '../layout/tree.js';
 
-export const ANNOTATION_REF_NAME = 'org.opencontainers.image.ref.name';
-export const ANNOTATION_IMAGE_NAME = 'io.containerd.image.name';
 
 export type ArchiveFormat = 'docker-classic' | 'oci-layout';
 
@@ -69,12 +70,11 @@ export class ArchiveSource implements ImageSource {
     return this.paths.get(digest) ?? `blobs/${digestAlgorithm(digest)}/${digestHex(digest)}`;
   }
 
-  /** Reads index.json and oci-layout: the archive is (also) an OCI layout. */
+  /** Reads index.json and oci-layout through the layout reader: the archive is (also) an OCI layout. */
   async loadLayout(): Promise<void> {
-    const layoutRaw = await this.archive.readEntry('oci-layout', MAX_JSON_BYTES, 'oci-layout file');
-    parseJson(layoutRaw, OciLayoutSchema, `${this.archive.label}: oci-layout`);
-    const raw = await this.archive.readEntry('index.json', MAX_JSON_BYTES, 'index.json');
-    const index = parseJson(raw, IndexSchema, `${this.archive.label}: index.json`);
+    const layout = new LayoutSource(new TarTree(this.archive));
+    await layout.checkMarker();
+    const { index } = await layout.readIndex();
     const repoTags = await this.repoTagsByConfig();
     for (const desc of index.manifests) {
       const annotations = desc.annotations ?? {};

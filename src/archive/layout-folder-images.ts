@@ -1,8 +1,8 @@
 /** An OCI layout folder (read by src/layout) with its index.json entries as `ArchiveImage`s, for load. */
 import type { ImageSource } from '../copy/transport.js';
 import { openLayout } from '../layout/source.js';
-import { IndexSchema, MAX_JSON_BYTES, parseJson } from '../oci/schemas.js';
-import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, type ArchiveImage } from './docker-archive.js';
+import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME } from '../oci/annotations.js';
+import type { ArchiveImage } from './docker-archive.js';
 
 /** A source with the images its index lists. */
 export type ImagesSource = ImageSource & { images: ArchiveImage[]; close(): Promise<void> };
@@ -11,7 +11,7 @@ export type ImagesSource = ImageSource & { images: ArchiveImage[]; close(): Prom
 export async function openLayoutFolderImages(dir: string): Promise<ImagesSource> {
   const layout = await openLayout(dir);
   try {
-    const index = parseJson(await layout.tree.readFile('index.json', MAX_JSON_BYTES), IndexSchema, `${dir}: index.json`);
+    const { index } = await layout.readIndex();
     const images: ArchiveImage[] = index.manifests.map((desc) => ({
       descriptor: desc,
       refName: desc.annotations?.[ANNOTATION_REF_NAME],

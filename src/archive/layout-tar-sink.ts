@@ -20,7 +20,7 @@ import { isIndexType } from '../oci/media-types.js';
 import { parseImageDocument, type Descriptor } from '../oci/schemas.js';
 import { VerifyingStream } from '../oci/verify.js';
 import { dockerManifestJson } from './docker-manifest-json.js';
-import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME } from './docker-archive.js';
+import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME } from '../oci/annotations.js';
 
 /** Every entry's mtime: the epoch, as skopeo writes oci-archive, so output does not depend on when it ran. */
 const FIXED_MTIME = new Date(0);

@@ -16,7 +16,7 @@ import { MediaType } from '../oci/media-types.js';
 import { IndexSchema, parseJson, type Descriptor, type Index } from '../oci/schemas.js';
 import type { ImageSink, SinkRoot } from '../copy/transport.js';
 import { blobPath } from './source.js';
-import { REF_NAME } from './select.js';
+import { ANNOTATION_REF_NAME as REF_NAME } from '../oci/annotations.js';
 
 export class LayoutFolderSink implements ImageSink {
   readonly partialIndex = 'rewrite' as const;

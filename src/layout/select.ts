@@ -10,8 +10,6 @@ import { ImageConfigSchema, IndexSchema, ManifestSchema, parseJson, type Descrip
 import { verifyBuffer } from '../oci/verify.js';
 import type { LayoutSource } from './source.js';
 
-export const REF_NAME = 'org.opencontainers.image.ref.name';
-export const CONTAINERD_NAME = 'io.containerd.image.name';
 
 export interface LayoutCandidate {
   descriptor: Descriptor;

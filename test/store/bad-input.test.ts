@@ -170,3 +170,15 @@ test('a layer with a media type that is not a tar we can read', () => expectFail
   Object.assign(index.manifests[0], { digest: `sha256:${hex}`, size: body.length });
   await writeFile(path.join(l, 'index.json'), JSON.stringify(index));
 }, /manifest sha256:[0-9a-f]{64}: layer sha256:[0-9a-f]{64} has unsupported media type application\/vnd\.oci\.image\.layer\.v1\.tar\+bzip2/));
+
+test('load refuses a layout tar with another oci-layout version, as import-oci does', async () => {
+  const layout = await copyLayout(good.gzip, path.join(dir, `bad-${n++}`));
+  await writeFile(path.join(layout, 'oci-layout'), '{"imageLayoutVersion":"2.0.0"}');
+  const tarFile = path.join(dir, `v2-${n++}.tar`);
+  await mustRun('tar', ['-C', layout, '-cf', tarFile, 'oci-layout', 'index.json', 'blobs']);
+  const before = await listFiles(store);
+  const r = await ocitool(['load', '--oci', '--name', 'v2', '-i', tarFile], { store });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^ocitool: .*oci-layout has imageLayoutVersion 2\.0\.0/m);
+  assert.deepEqual(await listFiles(store), before);
+});

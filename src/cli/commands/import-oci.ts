@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { OcitoolError } from '../../errors.js';
 import { copyImages } from '../../copy/engine.js';
 import { openLayout } from '../../layout/source.js';
-import { CONTAINERD_NAME, REF_NAME, selectManifest } from '../../layout/select.js';
+import { selectManifest } from '../../layout/select.js';
+import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME } from '../../oci/annotations.js';
 import { IndexSchema, parseJson, DescriptorSchema, MAX_JSON_BYTES, type Descriptor } from '../../oci/schemas.js';
 import { formatPlatform, parsePlatform, platformFromArch, type Platform } from '../../oci/platform.js';
 import { normalizeTagName } from '../../oci/reference.js';
@@ -72,9 +73,9 @@ async function readEntries(readFile: (rel: string, max: number) => Promise<Buffe
 
 /** Names from the layout's annotations: containerd's full name, or a ref name that is a full reference. */
 function namesFromAnnotations(entry: Descriptor, layoutPath: string): string[] {
-  const full = entry.annotations?.[CONTAINERD_NAME];
+  const full = entry.annotations?.[ANNOTATION_IMAGE_NAME];
   if (full) return [normalizeTagName(full)];
-  const ref = entry.annotations?.[REF_NAME];
+  const ref = entry.annotations?.[ANNOTATION_REF_NAME];
   if (ref && /[:/]/.test(ref)) return [normalizeTagName(ref)];
   throw new OcitoolError('USAGE', `${layoutPath}: ${ref ? `the layout names the image only "${ref}"` : 'the layout gives the image no name'}; name it with --tag NAME (e.g. --tag debian:${ref ?? 'latest'})`);
 }
