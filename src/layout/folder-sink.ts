@@ -114,11 +114,11 @@ export class LayoutFolderSink implements ImageSink {
       }
     }
     await writeFile(path.join(this.dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    syncFilesystem(this.dir); // every blob on disk before index.json can name it
+    await syncFilesystem(this.dir); // every blob on disk before index.json can name it
     const temp = `${indexFile}.tmp-${process.pid}`;
     await writeFile(temp, JSON.stringify(index, null, 2) + '\n');
     await rename(temp, indexFile);
-    syncFilesystem(this.dir);
+    await syncFilesystem(this.dir);
   }
 
   /** Removes temp files. Blobs already renamed into place are verified and content-addressed: they stay, and index.json is untouched. */

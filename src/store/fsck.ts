@@ -11,7 +11,7 @@ import { FsVerityHasher, type ObjectId } from '../verity/fsverity.js';
 import { computeReach, linkedObject, type Problem } from './reach.js';
 import { openSplitStream } from './split-stream.js';
 import type { Store } from './store.js';
-import { exists, listNames } from './staging.js';
+import { exists, listNames } from '../util/fs.js';
 
 export interface FsckResult {
   objects: number;

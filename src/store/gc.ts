@@ -9,7 +9,7 @@ import { OcitoolError } from '../errors.js';
 import { acquireExclusive } from './lock.js';
 import { computeReach } from './reach.js';
 import type { Store } from './store.js';
-import { listNames } from './staging.js';
+import { listNames } from '../util/fs.js';
 
 export interface GcResult {
   removedObjects: number;
@@ -52,7 +52,7 @@ export async function gc(store: Store, options: { dryRun?: boolean; onLockWait?:
       result.removedStaging++;
       await remove(path.join(store.paths.staging, op));
     }
-    if (!options.dryRun) store.syncFilesystem();
+    if (!options.dryRun) await store.syncFilesystem();
     return result;
   } finally {
     await lock.release();

@@ -15,7 +15,8 @@ import type { BlobInfo, ImageSink, SinkRoot } from '../copy/transport.js';
 import { createDecompressor } from '../compress/index.js';
 import type { ObjectId } from '../verity/fsverity.js';
 import type { Lock } from './lock.js';
-import { exists, Staging, type ObjectWriter } from './staging.js';
+import { Staging, type ObjectWriter } from './staging.js';
+import { exists } from '../util/fs.js';
 import type { Store } from './store.js';
 import { TarSplitter } from './tar-split.js';
 import { writeTag } from './tags.js';
@@ -64,7 +65,7 @@ export class StoreSink implements ImageSink {
     this.publishing = this.publishing.then(async () => {
       const taken = this.staging.take();
       if (taken.objects.length === 0 && taken.links.length === 0) return;
-      this.store.syncFilesystem(); // data on disk before any rename makes it visible
+      await this.store.syncFilesystem(); // data on disk before any rename makes it visible
       await this.staging.publishTaken(taken);
     });
     await this.publishing;
@@ -143,16 +144,16 @@ export class StoreSink implements ImageSink {
     try {
       await this.publishing;
       if (!this.staging.isEmpty) {
-        this.store.syncFilesystem(); // object data on disk before any object is renamed into place
+        await this.store.syncFilesystem(); // object data on disk before any object is renamed into place
         await this.staging.publish();
       }
-      this.store.syncFilesystem(); // objects and links durable before a tag can name them
+      await this.store.syncFilesystem(); // objects and links durable before a tag can name them
       for (const root of roots) {
         for (const name of root.names) {
           await writeTag(this.store.paths, { name, descriptor: root.descriptor, ...(root.presentChildren ? { presentChildren: root.presentChildren } : {}) }, this.staging.dir);
         }
       }
-      if (roots.some((r) => r.names.length > 0)) this.store.syncFilesystem();
+      if (roots.some((r) => r.names.length > 0)) await this.store.syncFilesystem();
     } finally {
       await this.finish();
     }

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
-import { access, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
+import { mkdir, rename, rm, symlink } from 'node:fs/promises';
+import { exists } from '../util/fs.js';
 import path from 'node:path';
 import { FsVerityHasher, type ObjectId } from '../verity/fsverity.js';
 import type { StorePaths } from './paths.js';
@@ -161,23 +162,5 @@ export class ObjectWriter {
     }
     this.fd = undefined;
     await rm(this.file, { force: true });
-  }
-}
-
-export async function exists(p: string): Promise<boolean> {
-  try {
-    await access(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Names in a folder, without dot files; none when it does not exist. */
-export async function listNames(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir)).filter((n) => !n.startsWith('.'));
-  } catch {
-    return [];
   }
 }

@@ -15,7 +15,7 @@ import { defaultStoreDir, StorePaths } from './paths.js';
 import { openSplitStream } from './split-stream.js';
 import { listTags, readTag, removeTag, type TagRecord } from './tags.js';
 import { acquireShared, type Lock } from './lock.js';
-import { exists } from './staging.js';
+import { exists } from '../util/fs.js';
 import { syncFilesystem } from '../util/sync.js';
 import { StoreSink, type StoreSinkOptions } from './sink.js';
 
@@ -130,8 +130,8 @@ export class Store {
   }
 
   /** Makes everything written so far durable (one syncfs for the store's filesystem). */
-  syncFilesystem(): void {
-    syncFilesystem(this.paths.root);
+  syncFilesystem(): Promise<void> {
+    return syncFilesystem(this.paths.root);
   }
 
   /** A sink for one copy operation: holds the lock shared until commit or abort. */

@@ -26,20 +26,46 @@ export async function readTag(paths: StorePaths, name: string): Promise<TagRecor
   return parseJson(raw, TagRecordSchema, `tag ${name}`);
 }
 
-export async function listTags(paths: StorePaths): Promise<TagRecord[]> {
+/** A tag file that cannot be read or parsed: reported by `images`, `fsck` and `gc`, never skipped silently. */
+export interface BadTag {
+  file: string;
+  name: string;
+  message: string;
+}
+
+/**
+ * Every tag, plus the tag files that could not be read. Only a missing tags/ folder means "no
+ * tags"; any other error reading the folder is thrown (gc must never take it for an empty store).
+ */
+export async function readAllTags(paths: StorePaths): Promise<{ tags: TagRecord[]; bad: BadTag[] }> {
   let names: string[];
   try {
     names = await readdir(paths.tags);
-  } catch {
-    return [];
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { tags: [], bad: [] };
+    throw new OcitoolError('STORE', `store tags ${paths.tags}: ${(err as Error).message}`, { cause: err });
   }
-  const out: TagRecord[] = [];
+  const tags: TagRecord[] = [];
+  const bad: BadTag[] = [];
   for (const file of names.sort()) {
     if (file.startsWith('.')) continue;
-    const record = await readTag(paths, decodeURIComponent(file));
-    if (record) out.push(record);
+    let name = file;
+    try {
+      name = decodeURIComponent(file);
+      const record = await readTag(paths, name);
+      if (record) tags.push(record);
+    } catch (err) {
+      bad.push({ file: path.join(paths.tags, file), name, message: (err as Error).message });
+    }
   }
-  return out;
+  return { tags, bad };
+}
+
+/** Every readable tag; throws on the first unreadable one (use readAllTags to report them all). */
+export async function listTags(paths: StorePaths): Promise<TagRecord[]> {
+  const { tags, bad } = await readAllTags(paths);
+  if (bad.length) throw new OcitoolError('STORE_CORRUPT', `tag ${bad[0]!.name} (${bad[0]!.file}) cannot be read: ${bad[0]!.message} (run ocitool fsck)`);
+  return tags;
 }
 
 /** Writes a tag atomically (temp file, rename). The caller has made its content durable first. */
