@@ -1,0 +1,225 @@
+// checkout against umoci unpack of the same image (gzip and zstd layers): a full listing of path,
+// type, mode, owner, size, content hash, symlink target, hardlink groups and mtime must be equal.
+// Breakout layers must write nothing outside the folder; a corrupt object must fail the checkout.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import { listFiles, mustRun, ocitool, removeDir, tempDir } from '../helpers/index.js';
+import { patternBytes, skopeoCopyLayout, writeOciLayout } from '../helpers/images.js';
+
+interface Spec {
+  name: string;
+  type?: 'file' | 'directory' | 'symlink' | 'link';
+  data?: Buffer | string;
+  linkname?: string;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  mtime?: number;
+}
+
+async function writeLayer(file: string, entries: Spec[]): Promise<void> {
+  const pack = tar.pack();
+  const done = pipeline(pack, createWriteStream(file));
+  for (const e of entries) {
+    const type = e.type ?? 'file';
+    const header = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : type === 'symlink' ? 0o777 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0, mtime: new Date((e.mtime ?? 1700000000) * 1000), ...(e.linkname ? { linkname: e.linkname } : {}) };
+    const data = type === 'file' ? Buffer.from(e.data ?? '') : undefined;
+    await new Promise<void>((resolve, reject) => (data ? pack.entry({ ...header, size: data.length }, data, (err) => (err ? reject(err) : resolve())) : pack.entry(header, (err) => (err ? reject(err) : resolve()))));
+  }
+  pack.finalize();
+  await done;
+}
+
+const longName = `usr/share/${'ünïcødé-'.repeat(14)}name.txt`;
+
+const layer1: Spec[] = [
+  { name: 'etc/', type: 'directory' },
+  { name: 'etc/passwd', data: 'root:x:0:0::/root:/bin/sh\n' },
+  { name: 'etc/group', data: 'root:x:0:\n' },
+  { name: 'usr/', type: 'directory' },
+  { name: 'usr/bin/', type: 'directory' },
+  { name: 'usr/bin/tool', data: patternBytes(300 * 1024, 5), mode: 0o4755 },
+  { name: 'usr/bin/tool-link', type: 'link', linkname: 'usr/bin/tool' },
+  { name: 'usr/bin/sgid', data: patternBytes(5000, 6), mode: 0o2711, gid: 50 },
+  { name: 'usr/share/', type: 'directory' },
+  { name: longName, data: 'long name\n' },
+  { name: 'var/', type: 'directory' },
+  { name: 'var/cache/', type: 'directory' },
+  { name: 'var/cache/a', data: patternBytes(70, 7) },
+  { name: 'var/cache/b', data: 'b' },
+  { name: 'opt/', type: 'directory' },
+  { name: 'opt/old/', type: 'directory' },
+  { name: 'opt/old/f', data: 'f' },
+  { name: 'empty/', type: 'directory', mode: 0o700 },
+  { name: 'tmp/', type: 'directory', mode: 0o1777 },
+  { name: 'home/', type: 'directory' },
+  { name: 'home/user/', type: 'directory', uid: 1000, gid: 1000, mtime: 1600000000 },
+  { name: 'home/user/notes', data: patternBytes(65, 9), uid: 1000, gid: 1000, mode: 0o600, mtime: 1600000001 },
+  { name: 'bin', type: 'symlink', linkname: 'usr/bin' },
+];
+const layer2: Spec[] = [
+  { name: 'etc/', type: 'directory' },
+  { name: 'etc/.wh.group' },
+  { name: 'etc/passwd', data: 'root:x:0:0::/root:/bin/bash\n' },
+  { name: 'var/', type: 'directory' },
+  { name: 'var/cache/', type: 'directory' },
+  { name: 'var/cache/.wh..wh..opq' },
+  { name: 'var/cache/c', data: patternBytes(2 * 1024 * 1024, 11) },
+  { name: 'usr/', type: 'directory' },
+  { name: 'usr/bin/', type: 'directory' },
+  { name: 'usr/bin/tool2', type: 'link', linkname: 'usr/bin/tool' },
+  { name: 'opt/', type: 'directory' },
+  { name: 'opt/old', type: 'symlink', linkname: '../etc' },
+];
+
+/** One line per path: what umoci and ocitool must agree on. Hardlinks by group of the first path. */
+async function listing(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const groups = new Map<string, string>();
+  for (const rel of await walk(root)) {
+    const p = path.join(root, rel);
+    const st = await lstat(p);
+    const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other';
+    let extra = '';
+    if (type === 'file') {
+      extra = createHash('sha256').update(await readFile(p)).digest('hex').slice(0, 16);
+      if (st.nlink > 1) {
+        const key = `${st.dev}:${st.ino}`;
+        if (!groups.has(key)) groups.set(key, rel);
+        extra += ` link-group=${groups.get(key)}`;
+      }
+    }
+    if (type === 'symlink') extra = `-> ${await readlink(p)}`;
+    const mtime = type === 'dir' ? '' : ` mtime=${Math.floor(st.mtimeMs / 1000)}`;
+    out.push(`${rel} ${type} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${type === 'file' ? st.size : ''}${mtime} ${extra}`);
+  }
+  return out;
+}
+
+async function walk(root: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of (await readdir(path.join(root, rel))).sort()) {
+    const r = rel ? `${rel}/${name}` : name;
+    out.push(r);
+    if ((await lstat(path.join(root, r))).isDirectory()) out.push(...(await walk(root, r)));
+  }
+  return out;
+}
+
+let work: string;
+let gzip: string;
+let zstd: string;
+
+before(async () => {
+  work = await tempDir('ocitool-checkout-');
+  await writeLayer(path.join(work, 'l1.tar'), layer1);
+  await writeLayer(path.join(work, 'l2.tar'), layer2);
+  const plain = path.join(work, 'plain');
+  await writeOciLayout(plain, [path.join(work, 'l1.tar'), path.join(work, 'l2.tar')], 'v1');
+  gzip = path.join(work, 'gzip');
+  zstd = path.join(work, 'zstd');
+  await skopeoCopyLayout(plain, gzip, 'v1', 'gzip');
+  await skopeoCopyLayout(plain, zstd, 'v1', 'zstd');
+});
+after(() => removeDir(work));
+
+describe('checkout equals umoci unpack', () => {
+  for (const [label, layout] of [['gzip', () => gzip], ['zstd', () => zstd]] as const) {
+    test(`${label} layers: whiteouts, opaque folders, hardlinks, setuid, long UTF-8 names, owners, empty folder`, async () => {
+      const store = path.join(work, `store-${label}`);
+      const imported = await ocitool(['import-oci', layout(), '--tag', `img-${label}`], { store });
+      assert.equal(imported.code, 0, imported.stderr);
+      const dir = path.join(work, `checkout-${label}`);
+      const r = await ocitool(['checkout', `img-${label}`, dir], { store });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /checked out docker\.io\/library\/img-\w+:latest sha256:[0-9a-f]{64} into .*: \d+ files/);
+      // Debian's umoci reads no zstd layers: the zstd image is compared with umoci's unpack of
+      // the same image in gzip (same diff_ids, so the same tars).
+      const bundle = path.join(work, `umoci-${label}`);
+      await mustRun('umoci', ['unpack', '--image', `${gzip}:v1`, bundle]);
+      const ours = await listing(dir);
+      const theirs = await listing(path.join(bundle, 'rootfs'));
+      assert.deepEqual(ours, theirs);
+      assert.ok(ours.some((l) => l.startsWith('usr/bin/tool file 4755')), 'setuid kept');
+      assert.ok(!ours.some((l) => l.startsWith('etc/group')), 'whiteout applied');
+      assert.ok(ours.some((l) => l.startsWith('var/cache/c ')) && !ours.some((l) => l.startsWith('var/cache/a ')), 'opaque folder applied');
+    });
+  }
+});
+
+describe('checkout refuses what it must', () => {
+  test('breakout layers write nothing outside the folder', async () => {
+    const canary = path.join(work, 'outside');
+    await mkdir(canary);
+    const evil: Spec[] = [
+      { name: 'escape', type: 'symlink', linkname: canary },
+      { name: 'escape/pwned', data: 'x' },
+      { name: 'up', type: 'symlink', linkname: '../../../../../../..' },
+      { name: `up${canary}/pwned2`, data: 'x' },
+      { name: '../../pwned3', data: 'x' },
+      { name: '.wh.../outside' },
+    ];
+    await writeLayer(path.join(work, 'evil.tar'), evil);
+    const plain = path.join(work, 'evil-layout');
+    await writeOciLayout(plain, [path.join(work, 'evil.tar')], 'v1');
+    const store = path.join(work, 'store-evil');
+    const imported = await ocitool(['import-oci', plain, '--tag', 'evil'], { store });
+    assert.equal(imported.code, 0, imported.stderr);
+    const dir = path.join(work, 'evil-checkout');
+    const r = await ocitool(['checkout', 'evil', dir], { store });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await readdir(canary), [], 'nothing written through the symlinks');
+    const inside = await listFiles(dir);
+    assert.ok(inside.includes(path.join(canary.slice(1), 'pwned')), `resolved inside: ${inside.join(', ')}`);
+    assert.ok(inside.includes('pwned3'));
+  });
+
+  test('a hardlink to a path the image lacks fails with one line', async () => {
+    await writeLayer(path.join(work, 'hl.tar'), [{ name: 'passwd', type: 'link', linkname: '/etc/passwd' }]);
+    const plain = path.join(work, 'hl-layout');
+    await writeOciLayout(plain, [path.join(work, 'hl.tar')], 'v1');
+    const store = path.join(work, 'store-hl');
+    assert.equal((await ocitool(['import-oci', plain, '--tag', 'hl'], { store })).code, 0);
+    const dir = path.join(work, 'hl-checkout');
+    const r = await ocitool(['checkout', 'hl', dir], { store });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^ocitool: .*hardlink "passwd" names "\/etc\/passwd", which is not in the image\n$/);
+    await assert.rejects(lstat(dir), 'no folder left behind');
+  });
+
+  test('a corrupt object fails the checkout naming it, and writes no file with wrong content', async () => {
+    const store = path.join(work, 'store-corrupt');
+    assert.equal((await ocitool(['import-oci', gzip, '--tag', 'c'], { store })).code, 0);
+    // The file object of var/cache/c: exactly 2 MiB (its layer's blob is larger, compressed random bytes).
+    let victim = '';
+    for (const o of await listFiles(path.join(store, 'objects'))) {
+      if ((await lstat(path.join(store, 'objects', o))).size === 2 * 1024 * 1024) victim = o;
+    }
+    assert.ok(victim, 'the 2 MiB file object is in the store');
+    const file = path.join(store, 'objects', victim);
+    const data = await readFile(file);
+    data[1000] ^= 1;
+    await writeFile(file, data);
+    const dir = path.join(work, 'corrupt-checkout');
+    const r = await ocitool(['checkout', 'c', dir], { store });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`store object ${victim.replace('/', '')} is corrupt`));
+    await assert.rejects(lstat(dir), 'no folder left behind');
+  });
+
+  test('a folder that is not empty is refused', async () => {
+    const store = path.join(work, 'store-gzip');
+    const dir = path.join(work, 'not-empty');
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'x'), 'x');
+    const r = await ocitool(['checkout', 'img-gzip', dir], { store });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /not empty/);
+  });
+});
