@@ -23,4 +23,5 @@ export const commandModules: Record<string, Loader> = {
   gc: () => import('./gc.js'),
   fsck: () => import('./fsck.js'),
   'fsverity-digest': () => import('./fsverity-digest.js'),
+  composefs: () => import('./composefs.js'),
 };
