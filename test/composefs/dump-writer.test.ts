@@ -142,13 +142,16 @@ test('a whiteout selects format 1 when allowed, and the image reads back through
     '/etc/hosts 12 100644 2 0 0 0 1700000000.0 - 127.0.0.1\\x20h\\n -\n' +
     '/etc/hosts2 0 @100644 0 0 0 0 0.0 /etc/hosts - -\n' +
     '/etc/sym 0 120777 1 0 0 0 1700000000.0 hosts - -\n';
-  const version = (image: Buffer) => image.readUInt32LE(12);
-  assert.equal(version(writeErofs(parse(text), { version: 0, maxVersion: 1 })), 1);
-  assert.equal(version(writeErofs(parse(text), { version: 0 })), 0);
-  assert.equal(version(writeErofs(parse(ROOT), { version: 0, maxVersion: 1 })), 0, 'no whiteout: stays 0');
-  assert.equal(version(writeErofs(parse(ROOT), { version: 1 })), 1);
   const dir = await tempDir('ocitool-cfs-');
   try {
+    const version = async (image: Buffer, name: string) => {
+      await fsckOk(image, dir, name);
+      return image.readUInt32LE(12);
+    };
+    assert.equal(await version(writeErofs(parse(text), { version: 0, maxVersion: 1 }), 'v0-1.img'), 1);
+    assert.equal(await version(writeErofs(parse(text), { version: 0 }), 'v0.img'), 0);
+    assert.equal(await version(writeErofs(parse(ROOT), { version: 0, maxVersion: 1 }), 'root-v0-1.img'), 0, 'no whiteout: stays 0');
+    assert.equal(await version(writeErofs(parse(ROOT), { version: 1 }), 'root-v1.img'), 1);
     const file = await fsckOk(writeErofs(parse(text), { version: 1 }), dir, 'whiteout.img');
     const out = path.join(dir, 'x');
     const r = await run('fsck.erofs', [`--extract=${out}`, '--no-preserve', file]);
@@ -203,10 +206,12 @@ test('ocitool composefs --from-dump: gzip, standard input, --format-version, --p
     const r2 = await ocitool(['composefs', '--from-dump', '-', '-o', fromStdin, '--format-version', '1'], { input: gzipSync(special) });
     assert.equal(r2.code, 0, r2.stderr);
     assert.equal(sha(await readFile(fromStdin)), await expected('special_v1.dump'));
+    await fsckOk(await readFile(fromStdin), dir, 'special-v1-check.img');
 
     const r3 = await ocitool(['composefs', '--from-dump', path.join(vectorsDir, 'special.dump'), '-o', path.join(dir, 'special.img'), '--format-version', '0']);
     assert.equal(r3.code, 0, r3.stderr);
     assert.equal(sha(await readFile(path.join(dir, 'special.img'))), await expected('special.dump'));
+    await fsckOk(await readFile(path.join(dir, 'special.img')), dir, 'special-check.img');
   } finally {
     await removeDir(dir);
   }

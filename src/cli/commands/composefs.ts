@@ -59,6 +59,10 @@ export function register(program: Command, ctx: CliContext): void {
       if (opts.output === '-' && ctx.stdout.isTTY) {
         throw new OcitoolError('USAGE', 'refusing to write an image to a terminal: use -o FILE or redirect stdout');
       }
+      if (opts.output === '-' && opts.printDigest) throw new OcitoolError('USAGE', '--print-digest needs -o FILE: standard output carries the image');
+      if (opts.fromDump === '-' && (process.stdin as { isTTY?: boolean }).isTTY) {
+        throw new OcitoolError('USAGE', 'refusing to read a dump from a terminal: give a file or redirect stdin');
+      }
       const dump = await readDump(opts.fromDump);
       const versions: WriteOptions =
         opts.formatVersion === undefined ? { version: 0, maxVersion: 1 } : { version: Number(opts.formatVersion) as 0 | 1 };
