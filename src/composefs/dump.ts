@@ -235,6 +235,7 @@ function addToTree(state: DumpState, path: string, node: CfsNode): void {
   const name = parts[parts.length - 1]!;
   if (!isDir(parent)) fail(`parent of ${displayBytes(path)} is not a directory`);
   if (name === '.' || name === '..') fail(`invalid . or .. in path ${displayBytes(path)}`);
+  if (name === '') fail(`empty file name in path ${displayBytes(path)}`);
   addChild(parent, node, name);
 }
 

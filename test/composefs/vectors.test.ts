@@ -101,5 +101,6 @@ test('the refusals name the cause and the path or line', async () => {
   assert.match(await reason('should-fail-dir-hardlink.dump'), /\/rootlink: directories can't be hardlinked/);
   assert.match(await reason('should-fail-big-inline.dump'), /\/inlinebig: inline content is 5004 bytes, the limit is 5000/);
   assert.match(await reason('should-fail-empty-xattr-key.dump'), /\/noxattr-key: empty xattr name/);
+  assert.match(await reason('should-fail-empty-name.dump'), /line 2: empty file name in path \/\//);
   assert.match(await reason('should-fail-honggfuzz-long-xattr.dump'), /line 1: \/: xattr .*more than 32767 bytes/);
 });
