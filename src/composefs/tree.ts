@@ -151,16 +151,16 @@ export function lookupChild(parent: CfsNode, name: string): CfsNode | null {
 
 /** Adds a named child, keeping the children sorted; refuses what libcomposefs refuses. */
 export function addChild(parent: CfsNode, child: CfsNode, name: string): void {
-  const where = nodePath(parent);
-  if (!isDir(parent)) throw invalid(`${where} is not a directory, cannot hold "${displayBytes(name)}"`);
-  if (name.length === 0) throw invalid(`${where}: empty file name`);
+  const where = () => nodePath(parent);
+  if (!isDir(parent)) throw invalid(`${where()} is not a directory, cannot hold "${displayBytes(name)}"`);
+  if (name.length === 0) throw invalid(`${where()}: empty file name`);
   if (name.length > MAX_NAME_LENGTH) {
-    throw invalid(`${joinPath(where, name)}: file name is ${name.length} bytes, the limit is ${MAX_NAME_LENGTH}`);
+    throw invalid(`${joinPath(where(), name)}: file name is ${name.length} bytes, the limit is ${MAX_NAME_LENGTH}`);
   }
-  if (name.includes('\0')) throw invalid(`${where}: file name holds a NUL byte`);
-  if (child.name !== null) throw invalid(`${joinPath(where, name)}: node already has a name`);
+  if (name.includes('\0')) throw invalid(`${where()}: file name holds a NUL byte`);
+  if (child.name !== null) throw invalid(`${joinPath(where(), name)}: node already has a name`);
   const { child: existing, pos } = findChild(parent, name);
-  if (existing) throw invalid(`${joinPath(where, name)} already exists`);
+  if (existing) throw invalid(`${joinPath(where(), name)} already exists`);
   parent.children.splice(pos, 0, child);
   child.parent = parent;
   child.name = name;
