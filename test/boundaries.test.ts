@@ -45,6 +45,8 @@ test('src/store knows no registry, archive or CLI', async () => {
   }
 });
 
+test('src/composefs knows no store, registry or CLI', async () => { for (const { file, text } of await sources(path.join(src, 'composefs'))) for (const spec of importsOf(text)) assert.doesNotMatch(spec, /\.\.\/(store|registry|cli|archive|layout|copy)\/|node-fetch/, `${file} imports ${spec}`); });
+
 test('only src/cli writes to the terminal', async () => {
   for (const { file, text } of await sources(src)) {
     if (file.startsWith(path.join('src', 'cli'))) continue;

@@ -11,6 +11,7 @@ command -v oci-image-tool >/dev/null || need+=(oci-image-tool)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v zstd >/dev/null || need+=(zstd)
+command -v fsck.erofs >/dev/null || need+=(erofs-utils)
 [ -x /usr/bin/time ] || need+=(time)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

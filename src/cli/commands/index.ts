@@ -24,4 +24,5 @@ export const commandModules: Record<string, Loader> = {
   fsck: () => import('./fsck.js'),
   'fsverity-digest': () => import('./fsverity-digest.js'),
   checkout: () => import('./checkout.js'),
+  composefs: () => import('./composefs.js'),
 };
