@@ -10,6 +10,7 @@ import { ocitool, removeDir, tempDir } from '../helpers/index.js';
 import { buildImage, type TestImage } from '../helpers/layouts.js';
 import { patternBytes, type FileSpec } from '../helpers/images.js';
 import { FsVerityHasher } from '../../src/verity/fsverity.js';
+import { Store } from '../../src/store/store.js';
 
 let dir: string;
 let a: TestImage;
@@ -171,4 +172,17 @@ test('fsck lists every problem, an unreadable tag included, and still checks the
   assert.ok(kinds.some((k: string) => k.startsWith('bad-tag docker.io/library/broken:latest')), kinds.join('\n'));
   assert.ok(kinds.some((k: string) => k === `dangling-link ${path.join(store, 'blobs', 'sha256', manifest.layers[0]!.digest.slice(7))}`), kinds.join('\n'));
   assert.ok(kinds.some((k: string) => k === `missing-blob ${manifest.layers[0]!.digest}`), `the readable tag b is walked:\n${kinds.join('\n')}`);
+});
+
+test('a sink offers its staging folder as scratch space, removed with it on abort, and the lock is released', async () => {
+  const storeDir = path.join(dir, 'scratch');
+  const store = await Store.open(storeDir);
+  const sink = await store.createSink();
+  assert.equal(path.dirname(sink.scratchDir), path.join(storeDir, 'staging'));
+  await writeFile(path.join(sink.scratchDir, 'spool.tar'), 'spooled');
+  await sink.abort();
+  await assert.rejects(readFile(path.join(sink.scratchDir, 'spool.tar')), /ENOENT/);
+  const repair = await ocitool(['fsck', '--repair'], { store: storeDir });
+  assert.equal(repair.code, 0, 'the exclusive lock is free again');
+  assert.match(repair.stdout, /0 problems, 0 removed/);
 });
