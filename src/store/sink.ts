@@ -49,10 +49,10 @@ export class StoreSink implements ImageSink {
   private done = false;
   /** Verified groups waiting for commit (without keepVerified). */
   private readonly verified: StagedGroup[] = [];
-  /** Links of verified groups, published or not: what this operation has written. */
-  private readonly writtenLinks = new Set<string>();
-  /** Links already in the store that this operation checked and found intact. */
-  private readonly trustedLinks = new Set<string>();
+  /** Blobs (`blob <digest> <size>`) and layers (`layer <diff_id>`) this operation wrote and verified, published or not. */
+  private readonly written = new Set<string>();
+  /** The same keys for what the store had and this operation checked and found intact. */
+  private readonly checked = new Set<string>();
   private readonly publisher: BatchPublisher | undefined;
 
   private constructor(private readonly store: Store, private readonly staging: StagingArea, private readonly lock: Lock, private readonly options: StoreSinkOptions) {
@@ -80,19 +80,19 @@ export class StoreSink implements ImageSink {
    * damaged or truncated copy is fetched again, and the new copy replaces it.
    */
   async hasBlob(desc: Descriptor, info: BlobInfo): Promise<boolean> {
-    const blobLink = this.store.paths.blob(desc.digest);
-    if (!(await this.trusted(blobLink, () => blobIntact(this.store.paths, desc.digest, desc.size)))) return false;
+    if (!(await this.trusted(blobKey(desc), () => blobIntact(this.store.paths, desc.digest, desc.size)))) return false;
     if (info.kind === 'layer' && info.diffId && isTarLayerType(desc.mediaType)) {
       const diffId = info.diffId;
-      return this.trusted(this.store.paths.layer(diffId), () => layerIntact(this.store.paths, diffId));
+      return this.trusted(layerKey(diffId), () => layerIntact(this.store.paths, diffId));
     }
     return true;
   }
 
-  private async trusted(linkPath: string, check: () => Promise<boolean>): Promise<boolean> {
-    if (this.writtenLinks.has(linkPath) || this.trustedLinks.has(linkPath)) return true;
+  /** A size is part of a blob's key: a descriptor naming a known digest with another size is not "present". */
+  private async trusted(key: string, check: () => Promise<boolean>): Promise<boolean> {
+    if (this.written.has(key) || this.checked.has(key)) return true;
     if (!(await check())) return false;
-    this.trustedLinks.add(linkPath);
+    this.checked.add(key);
     return true;
   }
 
@@ -128,14 +128,15 @@ export class StoreSink implements ImageSink {
       await group.discard();
       throw err;
     }
-    await this.admit(group);
+    await this.admit(group, [blobKey(desc)]);
   }
 
   async writeBlob(desc: Descriptor, data: Readable, info: BlobInfo): Promise<void> {
     const group = this.staging.group();
+    const keys = [blobKey(desc)];
     try {
       if (info.kind === 'layer' && isTarLayerType(desc.mediaType)) {
-        await this.importLayer(group, desc, data, info.diffId);
+        keys.push(layerKey(await this.importLayer(group, desc, data, info.diffId)));
       } else {
         const writer = group.createObjectWriter();
         try {
@@ -151,15 +152,15 @@ export class StoreSink implements ImageSink {
       await group.discard();
       throw err;
     }
-    await this.admit(group);
+    await this.admit(group, keys);
   }
 
   /**
    * A group whose blob passed every check: published now (keepVerified, batched with others
    * finishing at the same time under one sync) or at commit.
    */
-  private async admit(group: StagedGroup): Promise<void> {
-    for (const linkPath of group.links.keys()) this.writtenLinks.add(linkPath);
+  private async admit(group: StagedGroup, keys: string[]): Promise<void> {
+    for (const key of keys) this.written.add(key);
     if (this.publisher) await this.publisher.publish(group);
     else this.verified.push(group);
   }
@@ -168,7 +169,7 @@ export class StoreSink implements ImageSink {
    * One pass over a layer: the compressed bytes go to the blob object while they are
    * decompressed, hashed for the diff_id and split into file objects, all in the layer's group.
    */
-  private async importLayer(group: StagedGroup, desc: Descriptor, data: Readable, expectedDiffId: Digest | undefined): Promise<void> {
+  private async importLayer(group: StagedGroup, desc: Descriptor, data: Readable, expectedDiffId: Digest | undefined): Promise<Digest> {
     const what = `layer ${desc.digest}`;
     const blobWriter = group.createObjectWriter();
     const diffHash = createHash('sha256');
@@ -194,6 +195,7 @@ export class StoreSink implements ImageSink {
     group.addLink(this.store.paths.blob(desc.digest), blobId);
     group.addLink(this.store.paths.layer(diffId), splitId);
     this.layers.push({ blobId, splitId, diffId, fileObjects: splitter.objectIds });
+    return diffId;
   }
 
   /**
@@ -247,6 +249,9 @@ export class StoreSink implements ImageSink {
     throw err;
   }
 }
+
+const blobKey = (desc: Descriptor) => `blob ${desc.digest} ${desc.size}`;
+const layerKey = (diffId: Digest) => `layer ${diffId}`;
 
 /**
  * Publishes verified groups with one syncfs per batch: the groups that finish while a sync runs
