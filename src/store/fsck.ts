@@ -1,17 +1,37 @@
 /**
  * fsck: re-hashes every object (fs-verity, and sha256 for blobs, in one read), checks every link,
- * reassembles every split layer against its diff_id, and walks every tag. It collects every
- * problem instead of stopping at the first.
+ * reassembles every split layer against its diff_id, reads every tag and walks what the readable
+ * ones reach. It collects every problem instead of stopping at the first.
+ *
+ * With `repair`, it holds the store lock exclusive and removes what is corrupt: objects whose
+ * bytes do not match their name, and every blob or layer link that is dangling, names a removed
+ * object, or does not give back its digest. The next pull or import then fetches those again
+ * (it skips only what it finds intact). Tags are never removed: a tag's image is made whole
+ * again by the next pull or import of it; an unreadable tag is left for the user to look at.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Digest } from '../oci/digest.js';
-import { FsVerityHasher, type ObjectId } from '../verity/fsverity.js';
-import { computeReach, linkedObject, type Problem } from './reach.js';
+import { isEnoent, listNames } from '../util/fs.js';
+import { FsVerityHasher, isObjectId, type ObjectId } from '../verity/fsverity.js';
+import { linkTarget } from './intact.js';
+import { acquireExclusive, type Lock } from './lock.js';
+import { computeReach, type Problem } from './reach.js';
 import { openSplitStream } from './split-stream.js';
 import type { Store } from './store.js';
-import { exists, listNames } from '../util/fs.js';
+import { readAllTags, type TagRecord } from './tags.js';
+
+export interface FsckOptions {
+  /** Remove corrupt objects and the links that name them or do not match (exclusive lock). */
+  repair?: boolean;
+}
+
+export interface Removal {
+  path: string;
+  reason: string;
+}
 
 export interface FsckResult {
   objects: number;
@@ -19,33 +39,115 @@ export interface FsckResult {
   layers: number;
   tags: number;
   problems: Problem[];
+  /** What `repair` removed, in order (links first, then objects). */
+  removed: Removal[];
 }
 
-export async function fsck(store: Store): Promise<FsckResult> {
-  const lock = await store.lockShared();
+export async function fsck(store: Store, options: FsckOptions = {}): Promise<FsckResult> {
+  const lock: Lock = options.repair
+    ? await acquireExclusive(store.paths.locks, (pids) => store.options.onLockWait?.(`waiting for process ${pids.join(', ')} to release the store lock`))
+    : await store.lockShared();
   try {
-    const problems: Problem[] = [];
-    // Which blob digests each object must also match, so each file is read once.
-    const blobsOf = new Map<string, Digest[]>();
-    let blobs = 0;
-    for (const algorithm of await listNames(store.paths.blobs)) {
-      for (const hex of await listNames(path.join(store.paths.blobs, algorithm))) {
-        blobs++;
+    const check = new Check(store);
+    await check.run();
+    const removed = options.repair ? await check.repair() : [];
+    return { ...check.counts, problems: check.problems, removed };
+  } finally {
+    await lock.release();
+  }
+}
+
+class Check {
+  readonly problems: Problem[] = [];
+  readonly counts = { objects: 0, blobs: 0, layers: 0, tags: 0 };
+  /** Objects whose bytes do not hash to their name. */
+  private readonly corruptObjects = new Set<ObjectId>();
+  /** Links to remove on repair: link path -> why. */
+  private readonly badLinks = new Map<string, string>();
+  /** Which object each blob or layer link names. */
+  private readonly linkObject = new Map<string, ObjectId>();
+
+  constructor(private readonly store: Store) {}
+
+  async run(): Promise<void> {
+    const blobsOf = await this.checkBlobLinks();
+    await this.checkObjects(blobsOf);
+    await this.checkLayers();
+    await this.checkTags();
+  }
+
+  private problem(kind: string, object: string, message: string): void {
+    this.problems.push({ kind, object, message });
+  }
+
+  /** Lists a folder, reporting (not throwing) a folder that cannot be read. */
+  private async names(dir: string): Promise<string[]> {
+    try {
+      return await listNames(dir);
+    } catch (err) {
+      this.problem('unreadable-folder', dir, `folder ${dir} cannot be read: ${(err as Error).message}`);
+      return [];
+    }
+  }
+
+  /** Every blob link; returns which blob digests each object must also match, so each file is read once. */
+  private async checkBlobLinks(): Promise<Map<ObjectId, Digest[]>> {
+    const paths = this.store.paths;
+    const blobsOf = new Map<ObjectId, Digest[]>();
+    for (const algorithm of await this.names(paths.blobs)) {
+      for (const hex of await this.names(path.join(paths.blobs, algorithm))) {
+        this.counts.blobs++;
         const digest = `${algorithm}:${hex}` as Digest;
-        const id = await linkedObject(path.join(store.paths.blobs, algorithm, hex));
-        if (!id || !(await exists(store.paths.object(id)))) {
-          problems.push({ kind: 'dangling-link', object: digest, message: `blob ${digest} links to a missing object` });
-          continue;
-        }
+        const link = path.join(paths.blobs, algorithm, hex);
+        const id = await this.linked(link, `blob ${digest}`);
+        if (!id) continue;
         blobsOf.set(id, [...(blobsOf.get(id) ?? []), digest]);
       }
     }
-    let objects = 0;
-    for (const fan of await listNames(store.paths.objects)) {
-      for (const name of await listNames(path.join(store.paths.objects, fan))) {
-        objects++;
-        const id = `${fan}${name}` as ObjectId;
-        const file = store.paths.object(id);
+    return blobsOf;
+  }
+
+  /** The object a link names, reporting a link that is unreadable, not a store link, or dangling. */
+  private async linked(link: string, what: string): Promise<ObjectId | undefined> {
+    let id: ObjectId | undefined;
+    try {
+      id = await linkTarget(link);
+    } catch (err) {
+      this.problem('unreadable-link', link, `${what}: link ${link} cannot be read: ${(err as Error).message}`);
+      return undefined;
+    }
+    if (!id) {
+      this.problem('bad-link', link, `${what}: ${link} is not a link to an object`);
+      this.badLinks.set(link, 'not a link to an object');
+      return undefined;
+    }
+    this.linkObject.set(link, id);
+    try {
+      await stat(this.store.paths.object(id));
+      return id;
+    } catch (err) {
+      if (!isEnoent(err)) {
+        this.problem('unreadable-object', id, `${what}: object ${id}: ${(err as Error).message}`);
+        return undefined;
+      }
+    }
+    this.problem('dangling-link', link, `${what} links to a missing object ${id}`);
+    this.badLinks.set(link, `links to missing object ${id}`);
+    return undefined;
+  }
+
+  private async checkObjects(blobsOf: Map<ObjectId, Digest[]>): Promise<void> {
+    const paths = this.store.paths;
+    for (const fan of await this.names(paths.objects)) {
+      for (const name of await this.names(path.join(paths.objects, fan))) {
+        this.counts.objects++;
+        const file = path.join(paths.objects, fan, name);
+        const id = `${fan}${name}`;
+        if (!isObjectId(id)) {
+          this.problem('corrupt-object', file, `object ${file} is not named by an object digest`);
+          this.corruptObjects.add(id as ObjectId);
+          continue;
+        }
         const verity = new FsVerityHasher();
         const wanted = blobsOf.get(id) ?? [];
         const hashes = wanted.map((d) => createHash(d.slice(0, d.indexOf(':'))));
@@ -55,36 +157,89 @@ export async function fsck(store: Store): Promise<FsckResult> {
             for (const h of hashes) h.update(chunk as Buffer);
           }
         } catch (err) {
-          problems.push({ kind: 'unreadable-object', object: id, message: `object ${id}: ${(err as Error).message}` });
+          this.problem('unreadable-object', id, `object ${id}: ${(err as Error).message}`);
           continue;
         }
         const actual = verity.hex();
-        if (actual !== id) problems.push({ kind: 'corrupt-object', object: id, message: `object ${file} is corrupt: fs-verity digest is ${actual}` });
+        if (actual !== id) {
+          this.problem('corrupt-object', id, `object ${file} is corrupt: fs-verity digest is ${actual}`);
+          this.corruptObjects.add(id);
+        }
         wanted.forEach((d, i) => {
           const got = `${d.slice(0, d.indexOf(':'))}:${hashes[i]!.digest('hex')}`;
-          if (got !== d) problems.push({ kind: 'corrupt-blob', object: d, message: `blob ${d} is corrupt: its bytes hash to ${got}` });
+          if (got !== d) {
+            this.problem('corrupt-blob', d, `blob ${d} is corrupt: its bytes hash to ${got}`);
+            this.badLinks.set(paths.blob(d), `its bytes hash to ${got}`);
+          }
         });
       }
     }
-    let layers = 0;
-    for (const algorithm of await listNames(store.paths.layers)) {
-      for (const hex of await listNames(path.join(store.paths.layers, algorithm))) {
-        layers++;
+  }
+
+  private async checkLayers(): Promise<void> {
+    const paths = this.store.paths;
+    for (const algorithm of await this.names(paths.layers)) {
+      for (const hex of await this.names(path.join(paths.layers, algorithm))) {
+        this.counts.layers++;
         const diffId = `${algorithm}:${hex}` as Digest;
+        const link = path.join(paths.layers, algorithm, hex);
+        const id = await this.linked(link, `layer ${diffId}`);
+        if (!id) continue;
         const hash = createHash('sha256');
         try {
-          for await (const chunk of openSplitStream(store.paths.layer(diffId), (id) => store.paths.object(id))) hash.update(chunk as Buffer);
+          for await (const chunk of openSplitStream(link, (object) => paths.object(object))) hash.update(chunk as Buffer);
           const got = `sha256:${hash.digest('hex')}`;
-          if (got !== diffId) problems.push({ kind: 'corrupt-layer', object: diffId, message: `layer ${diffId} reassembles to ${got}` });
+          if (got !== diffId) {
+            this.problem('corrupt-layer', diffId, `layer ${diffId} reassembles to ${got}`);
+            this.badLinks.set(link, `reassembles to ${got}`);
+          }
         } catch (err) {
-          problems.push({ kind: 'corrupt-layer', object: diffId, message: `layer ${diffId}: ${(err as Error).message}` });
+          this.problem('corrupt-layer', diffId, `layer ${diffId}: ${(err as Error).message}`);
+          this.badLinks.set(link, (err as Error).message);
         }
       }
     }
-    const reach = await computeReach(store);
-    problems.push(...reach.problems);
-    return { objects, blobs, layers, tags: (await store.listTags()).length, problems };
-  } finally {
-    await lock.release();
+  }
+
+  /** Every tag file (unreadable ones are problems), then the graph of every readable one. */
+  private async checkTags(): Promise<void> {
+    let tags: TagRecord[];
+    try {
+      const all = await readAllTags(this.store.paths);
+      tags = all.tags;
+      this.counts.tags = all.tags.length + all.bad.length;
+      for (const bad of all.bad) this.problem('bad-tag', bad.name, `tag ${bad.name} (${bad.file}) cannot be read: ${bad.message}`);
+    } catch (err) {
+      this.problem('unreadable-folder', this.store.paths.tags, (err as Error).message);
+      return;
+    }
+    // computeReach walks store.listTags(), which refuses a store with any unreadable tag; this
+    // view gives it the readable ones, so their images are checked too.
+    const view = Object.create(this.store) as Store;
+    view.listTags = async () => tags;
+    try {
+      this.problems.push(...(await computeReach(view)).problems);
+    } catch (err) {
+      this.problem('corrupt-image', this.store.root, `walking the tagged images failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Removes bad links (and links to corrupt objects), then corrupt objects; returns each removal. */
+  async repair(): Promise<Removal[]> {
+    const removed: Removal[] = [];
+    for (const [link, id] of this.linkObject) {
+      if (this.corruptObjects.has(id) && !this.badLinks.has(link)) this.badLinks.set(link, `links to corrupt object ${id}`);
+    }
+    for (const [link, reason] of this.badLinks) {
+      await rm(link, { force: true });
+      removed.push({ path: link, reason });
+    }
+    for (const id of this.corruptObjects) {
+      const file = this.store.paths.object(id);
+      await rm(file, { force: true });
+      removed.push({ path: file, reason: 'corrupt object' });
+    }
+    if (removed.length > 0) await this.store.syncFilesystem();
+    return removed;
   }
 }

@@ -1,22 +1,26 @@
 /**
- * The store as a copy sink. One sink is one operation: it holds the store lock shared, writes new
- * objects to its own staging folder, and on commit syncs, publishes objects and links, syncs, and
- * only then writes tags, so a tag never points at something missing. Abort removes the staging
- * folder, leaving the store exactly as it was.
+ * The store as a copy sink. One sink is one operation: it holds the store lock shared and writes
+ * new objects to its own staging folder, one group per blob. A group is published only after its
+ * blob passed its size, digest and diff_id checks (at once with keepVerified, else at commit):
+ * sync, rename objects and links into place; commit then syncs and only then writes tags, so a
+ * tag never points at something missing. Abort removes the staging folder: what was not
+ * published is gone, the store is as it was (plus, with keepVerified, verified untagged blobs).
  */
 import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OcitoolError, withContext } from '../errors.js';
-import type { Digest } from '../oci/digest.js';
+import { digestAlgorithm, type Digest } from '../oci/digest.js';
 import { isTarLayerType, layerCompression } from '../oci/media-types.js';
-import type { Descriptor } from '../oci/schemas.js';
+import { MAX_JSON_BYTES, type Descriptor } from '../oci/schemas.js';
 import type { BlobInfo, ImageSink, SinkRoot } from '../copy/transport.js';
 import { createDecompressor } from '../compress/index.js';
+import { isEnoent } from '../util/fs.js';
 import type { ObjectId } from '../verity/fsverity.js';
+import { blobIntact, layerIntact } from './intact.js';
 import type { Lock } from './lock.js';
-import { Staging, type ObjectWriter } from './staging.js';
-import { exists } from '../util/fs.js';
+import { StagingArea, type ObjectWriter, type StagedGroup } from './staging.js';
 import type { Store } from './store.js';
 import { TarSplitter } from './tar-split.js';
 import { writeTag } from './tags.js';
@@ -43,79 +47,133 @@ export class StoreSink implements ImageSink {
   /** Layers imported by this operation, for callers that report sharing. */
   readonly layers: LayerImport[] = [];
   private done = false;
-  private publishing: Promise<void> = Promise.resolve();
+  /** Verified groups waiting for commit (without keepVerified). */
+  private readonly verified: StagedGroup[] = [];
+  /** Blobs (`blob <digest> <size>`) and layers (`layer <diff_id>`) this operation wrote and verified, published or not. */
+  private readonly written = new Set<string>();
+  /** The same keys for what the store had and this operation checked and found intact. */
+  private readonly checked = new Set<string>();
+  private readonly publisher: BatchPublisher | undefined;
 
-  private constructor(private readonly store: Store, private readonly staging: Staging, private readonly lock: Lock, private readonly options: StoreSinkOptions) {
+  private constructor(private readonly store: Store, private readonly staging: StagingArea, private readonly lock: Lock, private readonly options: StoreSinkOptions) {
     this.description = `store ${store.root}`;
+    if (options.keepVerified) this.publisher = new BatchPublisher(staging, () => store.syncFilesystem());
   }
 
   static async create(store: Store, options: StoreSinkOptions = {}): Promise<StoreSink> {
     const lock = await store.lockShared();
     try {
-      return new StoreSink(store, await Staging.create(store.paths), lock, options);
+      return new StoreSink(store, await StagingArea.create(store.paths), lock, options);
     } catch (err) {
       await lock.release();
       throw err;
     }
   }
 
-  /** With keepVerified: sync what is staged, then publish it; one at a time. */
-  private async publishVerified(): Promise<void> {
-    if (!this.options.keepVerified) return;
-    this.publishing = this.publishing.then(async () => {
-      const taken = this.staging.take();
-      if (taken.objects.length === 0 && taken.links.length === 0) return;
-      await this.store.syncFilesystem(); // data on disk before any rename makes it visible
-      await this.staging.publishTaken(taken);
-    });
-    await this.publishing;
+  /** This operation's staging folder: scratch files kept there are covered by its lock and removed with it. */
+  get scratchDir(): string {
+    return this.staging.dir;
   }
 
+  /**
+   * True only for what this operation wrote or what the store has intact (see intact.ts): a
+   * damaged or truncated copy is fetched again, and the new copy replaces it.
+   */
   async hasBlob(desc: Descriptor, info: BlobInfo): Promise<boolean> {
-    const blobLink = this.store.paths.blob(desc.digest);
-    if (!this.staging.hasLink(blobLink) && !(await exists(blobLink))) return false;
+    if (!(await this.trusted(blobKey(desc), () => blobIntact(this.store.paths, desc.digest, desc.size)))) return false;
     if (info.kind === 'layer' && info.diffId && isTarLayerType(desc.mediaType)) {
-      const layerLink = this.store.paths.layer(info.diffId);
-      return this.staging.hasLink(layerLink) || exists(layerLink);
+      const diffId = info.diffId;
+      return this.trusted(layerKey(diffId), () => layerIntact(this.store.paths, diffId));
     }
     return true;
   }
 
+  /** A size is part of a blob's key: a descriptor naming a known digest with another size is not "present". */
+  private async trusted(key: string, check: () => Promise<boolean>): Promise<boolean> {
+    if (this.written.has(key) || this.checked.has(key)) return true;
+    if (!(await check())) return false;
+    this.checked.add(key);
+    return true;
+  }
+
+  /**
+   * The stored bytes of a small blob, or undefined when they are absent or do not match the
+   * descriptor: the engine then fetches the blob from the source and the new copy replaces them.
+   */
   async readSmallBlob(desc: Descriptor): Promise<Buffer | undefined> {
-    return this.store.readBlob(desc.digest).catch(() => undefined);
+    if (desc.size > MAX_JSON_BYTES) return undefined;
+    let handle;
+    try {
+      handle = await open(this.store.paths.blob(desc.digest), 'r');
+    } catch (err) {
+      if (isEnoent(err)) return undefined; // not published (yet): the engine reads the source
+      throw withContext(`blob ${desc.digest} in ${this.description}`, err);
+    }
+    try {
+      if ((await handle.stat()).size !== desc.size) return undefined;
+      const data = await handle.readFile();
+      const algorithm = digestAlgorithm(desc.digest);
+      if (data.length !== desc.size || `${algorithm}:${createHash(algorithm).update(data).digest('hex')}` !== desc.digest) return undefined;
+      return data;
+    } finally {
+      await handle.close();
+    }
   }
 
   async writeSmallBlob(desc: Descriptor, raw: Buffer): Promise<void> {
-    const id = await this.staging.storeBuffer(raw);
-    this.staging.addLink(this.store.paths.blob(desc.digest), id);
-    await this.publishVerified();
+    const group = this.staging.group();
+    try {
+      group.addLink(this.store.paths.blob(desc.digest), await group.storeBuffer(raw));
+    } catch (err) {
+      await group.discard();
+      throw err;
+    }
+    await this.admit(group, [blobKey(desc)]);
   }
 
   async writeBlob(desc: Descriptor, data: Readable, info: BlobInfo): Promise<void> {
-    if (info.kind === 'layer' && isTarLayerType(desc.mediaType)) {
-      await this.importLayer(desc, data, info.diffId);
-    } else {
-      const writer = this.staging.createObjectWriter();
-      try {
-        for await (const chunk of data) await writer.write(chunk as Buffer);
-        this.staging.addLink(this.store.paths.blob(desc.digest), await writer.finish());
-      } catch (err) {
-        await writer.discard();
-        throw err;
+    const group = this.staging.group();
+    const keys = [blobKey(desc)];
+    try {
+      if (info.kind === 'layer' && isTarLayerType(desc.mediaType)) {
+        keys.push(layerKey(await this.importLayer(group, desc, data, info.diffId)));
+      } else {
+        const writer = group.createObjectWriter();
+        try {
+          for await (const chunk of data) await writer.write(chunk as Buffer);
+          group.addLink(this.store.paths.blob(desc.digest), await writer.finish());
+        } catch (err) {
+          await writer.discard();
+          throw err;
+        }
       }
+    } catch (err) {
+      // The blob failed a check (or its read failed): nothing split out of it may be published.
+      await group.discard();
+      throw err;
     }
-    await this.publishVerified();
+    await this.admit(group, keys);
+  }
+
+  /**
+   * A group whose blob passed every check: published now (keepVerified, batched with others
+   * finishing at the same time under one sync) or at commit.
+   */
+  private async admit(group: StagedGroup, keys: string[]): Promise<void> {
+    for (const key of keys) this.written.add(key);
+    if (this.publisher) await this.publisher.publish(group);
+    else this.verified.push(group);
   }
 
   /**
    * One pass over a layer: the compressed bytes go to the blob object while they are
-   * decompressed, hashed for the diff_id and split into file objects.
+   * decompressed, hashed for the diff_id and split into file objects, all in the layer's group.
    */
-  private async importLayer(desc: Descriptor, data: Readable, expectedDiffId: Digest | undefined): Promise<void> {
+  private async importLayer(group: StagedGroup, desc: Descriptor, data: Readable, expectedDiffId: Digest | undefined): Promise<Digest> {
     const what = `layer ${desc.digest}`;
-    const blobWriter = this.staging.createObjectWriter();
+    const blobWriter = group.createObjectWriter();
     const diffHash = createHash('sha256');
-    const splitter = new TarSplitter(this.staging, what);
+    const splitter = new TarSplitter(group, what);
     const compression = layerCompression(desc.mediaType)!;
     const decompressor = createDecompressor(compression);
     try {
@@ -134,18 +192,23 @@ export class StoreSink implements ImageSink {
     }
     const splitId = await splitter.finishSplit(diffId);
     const blobId = await blobWriter.finish();
-    this.staging.addLink(this.store.paths.blob(desc.digest), blobId);
-    this.staging.addLink(this.store.paths.layer(diffId), splitId);
+    group.addLink(this.store.paths.blob(desc.digest), blobId);
+    group.addLink(this.store.paths.layer(diffId), splitId);
     this.layers.push({ blobId, splitId, diffId, fileObjects: splitter.objectIds });
+    return diffId;
   }
 
+  /**
+   * Crash order: staged temp files, syncfs, renames into objects/ and links, syncfs, tags (temp
+   * file, rename), syncfs. A tag is only written once everything it reaches is durable.
+   */
   async commit(roots: SinkRoot[]): Promise<void> {
     if (this.done) throw new OcitoolError('STORE', 'store operation already finished');
     try {
-      await this.publishing;
-      if (!this.staging.isEmpty) {
+      await this.publisher?.idle();
+      if (this.verified.length > 0) {
         await this.store.syncFilesystem(); // object data on disk before any object is renamed into place
-        await this.staging.publish();
+        await this.staging.publish(this.verified.splice(0));
       }
       await this.store.syncFilesystem(); // objects and links durable before a tag can name them
       for (const root of roots) {
@@ -154,20 +217,78 @@ export class StoreSink implements ImageSink {
         }
       }
       if (roots.some((r) => r.names.length > 0)) await this.store.syncFilesystem();
-    } finally {
-      await this.finish();
+    } catch (err) {
+      await this.finishAfterFailure(err);
     }
+    await this.finish();
   }
 
   async abort(): Promise<void> {
+    await this.publisher?.idle(); // no rename may run while the staging folder is removed
     await this.finish();
   }
 
   private async finish(): Promise<void> {
     if (this.done) return;
     this.done = true;
-    await this.staging.remove().catch(() => {});
-    await this.lock.release();
+    try {
+      await this.staging.remove();
+    } finally {
+      await this.lock.release();
+    }
+  }
+
+  /** Cleans up after a failed commit and throws the failure, naming a cleanup failure too. */
+  private async finishAfterFailure(err: unknown): Promise<never> {
+    try {
+      await this.finish();
+    } catch (cleanup) {
+      const base = err instanceof OcitoolError ? err : withContext(this.description, err);
+      throw new OcitoolError(base.code, `${base.message} (cleaning up ${this.staging.dir} failed too: ${(cleanup as Error).message})`, { cause: err, details: base.details });
+    }
+    throw err;
+  }
+}
+
+const blobKey = (desc: Descriptor) => `blob ${desc.digest} ${desc.size}`;
+const layerKey = (diffId: Digest) => `layer ${diffId}`;
+
+/**
+ * Publishes verified groups with one syncfs per batch: the groups that finish while a sync runs
+ * wait for the next one together, so parallel downloads never queue one sync each, and the
+ * event loop is never blocked by one (the sync is a child process).
+ */
+class BatchPublisher {
+  private queue: Array<{ group: StagedGroup; resolve: () => void; reject: (err: unknown) => void }> = [];
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly staging: StagingArea, private readonly sync: () => Promise<void>) {}
+
+  publish(group: StagedGroup): Promise<void> {
+    if (group.isEmpty) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.queue.push({ group, resolve, reject });
+      this.running ??= this.drain();
+    });
+  }
+
+  /** Resolves once nothing is being published. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0);
+      try {
+        await this.sync(); // the batch's data on disk before any rename makes it visible
+        await this.staging.publish(batch.map((b) => b.group));
+        for (const b of batch) b.resolve();
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    this.running = undefined;
   }
 }
 

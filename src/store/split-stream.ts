@@ -58,8 +58,11 @@ export type SplitRecord =
   | { type: 'object'; size: number; id: ObjectId }
   | { type: 'end'; totalSize: number; diffId: Digest };
 
-/** Reads a split stream's records in order, reading the file in bounded chunks. */
-export async function* readSplitRecords(file: string): AsyncGenerator<SplitRecord> {
+/**
+ * Reads a split stream's records in order, reading the file in bounded chunks. `onBytes` sees
+ * every byte of the file once, in order (a caller can hash the stream while reading its records).
+ */
+export async function* readSplitRecords(file: string, onBytes?: (chunk: Buffer) => void): AsyncGenerator<SplitRecord> {
   const handle = await open(file, 'r');
   try {
     let buf = Buffer.alloc(0);
@@ -70,6 +73,7 @@ export async function* readSplitRecords(file: string): AsyncGenerator<SplitRecor
         const chunk = Buffer.allocUnsafe(Math.max(256 * 1024, n));
         const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
         if (bytesRead === 0) eof = true;
+        else onBytes?.(chunk.subarray(0, bytesRead));
         position += bytesRead;
         buf = Buffer.concat([buf, chunk.subarray(0, bytesRead)]);
       }

@@ -1,135 +1,210 @@
 /**
- * Per-operation staging. New objects are written under staging/<op>/ and only renamed into
- * objects/ by `publish`, after one filesystem sync: so a failed or killed operation never leaves
- * a half-written object, and a published object always has its bytes on disk.
+ * Per-operation staging. New objects are written under staging/<op>/ as temp files and only
+ * renamed into objects/ by `publish`, after one filesystem sync: so a failed or killed operation
+ * never leaves a half-written object, and a published object always has its bytes on disk.
+ *
+ * Each blob gets its own group (`StagedGroup`): the objects split out of one layer are published
+ * only with that layer, after its size, digest and diff_id checks passed, never because another
+ * blob finished first.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
-import { mkdir, rename, rm, symlink } from 'node:fs/promises';
-import { exists } from '../util/fs.js';
+import { mkdir, open, rename, rm, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { isEnoent } from '../util/fs.js';
 import { FsVerityHasher, type ObjectId } from '../verity/fsverity.js';
 import type { StorePaths } from './paths.js';
 
-export interface StagedSet {
-  objects: Array<[ObjectId, string]>;
-  links: Array<[string, ObjectId]>;
-}
-
-export class Staging {
+/** One operation's staging folder: temp names, groups, publishing, removal. */
+export class StagingArea {
   readonly dir: string;
-  /** Objects written by this operation and not yet published: id -> staged file. */
-  private readonly pending = new Map<ObjectId, string>();
-  /** Links to create at publish: link path -> object id. */
-  private readonly links = new Map<string, ObjectId>();
   private counter = 0;
 
   constructor(readonly paths: StorePaths, readonly opId: string) {
     this.dir = path.join(paths.staging, opId);
   }
 
-  static async create(paths: StorePaths): Promise<Staging> {
+  static async create(paths: StorePaths): Promise<StagingArea> {
     const opId = `${process.pid}-${randomBytes(6).toString('hex')}`;
-    const staging = new Staging(paths, opId);
-    await mkdir(staging.dir, { recursive: true });
-    return staging;
+    const area = new StagingArea(paths, opId);
+    await mkdir(area.dir, { recursive: true });
+    return area;
   }
 
-  /** True when the object is in the store or staged by this operation. */
+  /** A new group for the objects and links of one blob. */
+  group(): StagedGroup {
+    return new StagedGroup(this);
+  }
+
+  /** A fresh file name in the staging folder. */
+  tempName(): string {
+    return path.join(this.dir, `t${this.counter++}`);
+  }
+
+  /**
+   * Renames the groups' objects into objects/, then creates their links (symlink to temp, rename).
+   * The caller synced the filesystem before (so every renamed object has its data on disk) and
+   * syncs after (so renames and links are durable). rename() replaces atomically: an object
+   * already there is either the same bytes (a concurrent writer) or damaged, and replacing a
+   * damaged one with verified bytes repairs it.
+   */
+  async publish(groups: StagedGroup[]): Promise<void> {
+    const dirs = new Set<string>();
+    const ensureDir = async (dir: string) => {
+      if (dirs.has(dir)) return;
+      await mkdir(dir, { recursive: true });
+      dirs.add(dir);
+    };
+    for (const group of groups) {
+      for (const [id, file] of group.objects) {
+        const target = this.paths.object(id);
+        await ensureDir(path.dirname(target));
+        await rename(file, target);
+      }
+    }
+    for (const group of groups) {
+      for (const [linkPath, id] of group.links) {
+        await ensureDir(path.dirname(linkPath));
+        const temp = this.tempName();
+        await symlink(this.paths.linkTarget(id), temp);
+        await rename(temp, linkPath);
+      }
+    }
+  }
+
+  /** Removes the staging folder; only a folder that is already gone is not an error. */
+  async remove(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The objects and links of one blob, staged until that blob is verified. Only this group's own
+ * staged objects count as "already written": an identical object staged by another group may
+ * still be discarded with its (unverified) blob, so each group keeps its own copy.
+ */
+export class StagedGroup {
+  /** Objects written for this blob and not yet published: id -> staged file. */
+  private readonly pending = new Map<ObjectId, string>();
+  /** Links to create at publish: link path -> object id. */
+  private readonly linkMap = new Map<string, ObjectId>();
+
+  constructor(readonly area: StagingArea) {}
+
+  get objects(): ReadonlyMap<ObjectId, string> {
+    return this.pending;
+  }
+
+  get links(): ReadonlyMap<string, ObjectId> {
+    return this.linkMap;
+  }
+
+  /** True when this group staged the object, or the store has an object of that name. */
   async hasObject(id: ObjectId): Promise<boolean> {
     if (this.pending.has(id)) return true;
-    return exists(this.paths.object(id));
+    try {
+      await stat(this.area.paths.object(id));
+      return true;
+    } catch (err) {
+      if (isEnoent(err)) return false;
+      throw err;
+    }
   }
 
-  /** Stores a small buffer as an object; an object that already exists counts as written. */
+  /**
+   * Stores a small buffer as an object. An object the store already has is not written again,
+   * but only when its bytes are these bytes: a damaged one (other size or content) is replaced.
+   */
   async storeBuffer(data: Buffer): Promise<ObjectId> {
     const id = new FsVerityHasher().update(data).hex();
-    if (await this.hasObject(id)) return id;
-    const file = this.nextTempName();
+    if (this.pending.has(id) || (await sameContent(this.area.paths.object(id), data))) return id;
+    const file = this.area.tempName();
     writeFileSync(file, data); // page-cache copy; see ObjectWriter on why not async
     this.pending.set(id, file);
     return id;
   }
 
   createObjectWriter(): ObjectWriter {
-    return new ObjectWriter(this, this.nextTempName());
+    return new ObjectWriter(this, this.area.tempName());
   }
 
   /** Records that `linkPath` (under blobs/ or layers/) must point at `id` once published. */
   addLink(linkPath: string, id: ObjectId): void {
-    this.links.set(linkPath, id);
+    this.linkMap.set(linkPath, id);
   }
 
   hasLink(linkPath: string): boolean {
-    return this.links.has(linkPath);
+    return this.linkMap.has(linkPath);
   }
 
-  /** @internal used by ObjectWriter */
+  get isEmpty(): boolean {
+    return this.pending.size === 0 && this.linkMap.size === 0;
+  }
+
+  /**
+   * @internal used by ObjectWriter. The bytes are already in a temp file, so even when the store
+   * has this object the temp file is kept and renamed over it at publish: that costs a rename and
+   * repairs an object that was damaged in place.
+   */
   async adopt(id: ObjectId, file: string): Promise<void> {
-    if (await this.hasObject(id)) {
+    if (this.pending.has(id)) {
       await rm(file, { force: true });
       return;
     }
     this.pending.set(id, file);
   }
 
-  get isEmpty(): boolean {
-    return this.pending.size === 0 && this.links.size === 0;
-  }
-
-  /**
-   * Moves staged objects into objects/ and creates links. The caller syncs the filesystem
-   * before (so every renamed object has its data on disk) and after (so links are durable).
-   * rename() replaces atomically: a concurrent writer of the same object wrote the same bytes.
-   */
-  async publish(): Promise<void> {
-    await this.publishTaken(this.take());
-  }
-
-  /** Takes what is staged now out of staging, for a caller that syncs before publishing it. */
-  take(): StagedSet {
-    const taken = { objects: [...this.pending], links: [...this.links] };
+  /** Deletes the group's staged files (its blob failed verification); nothing of it is published. */
+  async discard(): Promise<void> {
+    const files = [...this.pending.values()];
     this.pending.clear();
-    this.links.clear();
-    return taken;
+    this.linkMap.clear();
+    for (const file of files) await rm(file, { force: true });
   }
+}
 
-  /** Renames taken objects into objects/, then creates the taken links (symlink to temp, rename). */
-  async publishTaken(taken: StagedSet): Promise<void> {
-    for (const [id, file] of taken.objects) {
-      const target = this.paths.object(id);
-      await mkdir(path.dirname(target), { recursive: true });
-      await rename(file, target);
+/**
+ * The name tar-split.ts and older callers know the group by: everything they call (storeBuffer,
+ * createObjectWriter, hasObject) is a group method.
+ */
+export type Staging = StagedGroup;
+
+/** Whether `file` holds exactly `data`; false when it is absent. */
+async function sameContent(file: string, data: Buffer): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    if (isEnoent(err)) return false;
+    throw err;
+  }
+  try {
+    if ((await handle.stat()).size !== data.length) return false;
+    const existing = Buffer.allocUnsafe(data.length);
+    let got = 0;
+    while (got < data.length) {
+      const { bytesRead } = await handle.read(existing, got, data.length - got, got);
+      if (bytesRead === 0) return false;
+      got += bytesRead;
     }
-    for (const [linkPath, id] of taken.links) {
-      await mkdir(path.dirname(linkPath), { recursive: true });
-      const temp = this.nextTempName();
-      await symlink(this.paths.linkTarget(id), temp);
-      await rename(temp, linkPath);
-    }
-  }
-
-  async remove(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
-  }
-
-  private nextTempName(): string {
-    return path.join(this.dir, `t${this.counter++}`);
+    return existing.equals(data);
+  } finally {
+    await handle.close();
   }
 }
 
 /**
  * Streams one object into staging, computing its fs-verity id as bytes are written. Writes are
  * synchronous on purpose: they only copy into the page cache (durability comes from the one
- * syncfs at commit), and measured on a 64 MiB gzip layer, awaiting a threadpool round trip per
- * chunk left the main thread idle a third of the time while gunzip waited for it.
+ * syncfs before publishing), and measured on a 64 MiB gzip layer, awaiting a threadpool round
+ * trip per chunk left the main thread idle a third of the time while gunzip waited for it.
  */
 export class ObjectWriter {
   private fd: number | undefined;
   private readonly hasher = new FsVerityHasher();
   size = 0;
 
-  constructor(private readonly staging: Staging, private readonly file: string) {}
+  constructor(private readonly group: StagedGroup, private readonly file: string) {}
 
   async write(chunk: Buffer): Promise<void> {
     this.writeSync(chunk);
@@ -148,19 +223,16 @@ export class ObjectWriter {
     closeSync(this.fd);
     this.fd = undefined;
     const id = this.hasher.hex();
-    await this.staging.adopt(id, this.file);
+    await this.group.adopt(id, this.file);
     return id;
   }
 
   async discard(): Promise<void> {
     if (this.fd !== undefined) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        // already closed
-      }
+      const fd = this.fd;
+      this.fd = undefined;
+      closeSync(fd);
     }
-    this.fd = undefined;
     await rm(this.file, { force: true });
   }
 }
