@@ -12,10 +12,12 @@ import { parseDump } from '../../composefs/dump.js';
 import { writeErofs, type WriteOptions } from '../../composefs/erofs-writer.js';
 import { FsVerityHasher, formatVerityDigest } from '../../verity/fsverity.js';
 import type { CliContext } from '../context.js';
+import { parsePlatform } from '../../oci/platform.js';
 
 interface Options {
-  fromDump: string;
-  output: string;
+  fromDump?: string;
+  output?: string;
+  platform?: string;
   formatVersion?: '0' | '1';
   printDigest?: boolean;
 }
@@ -47,15 +49,23 @@ async function readDump(file: string): Promise<Buffer> {
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('composefs')
-    .description('write a composefs EROFS image from a composefs dump file (as mkcomposefs --from-file)')
-    .requiredOption('--from-dump <file>', 'composefs-dump(5) file, gzip accepted; - for standard input')
-    .requiredOption('-o, --output <file>', 'image file to write; - for standard output (never a terminal)')
+    .description('write the composefs EROFS image of a stored image (kept in the store, or -o FILE), or of a composefs dump file (as mkcomposefs --from-file)')
+    .argument('[image]', 'image name in the store')
+    .option('--from-dump <file>', 'composefs-dump(5) file, gzip accepted; - for standard input')
+    .option('-o, --output <file>', 'image file to write; - for standard output (never a terminal); default for an IMAGE: into the store')
+    .option('--platform <os/arch[/variant]>', "for an index, which platform (default: the host's)")
     .addOption(
-      new Option('--format-version <n>', 'format version to write; default: 0, or 1 when the tree holds whiteouts (as mkcomposefs)').choices(['0', '1']),
+      new Option('--format-version <n>', 'format version to write; default for a dump: 0, or 1 when the tree holds whiteouts (as mkcomposefs); for an IMAGE: 1 (as composefs-rs)').choices(['0', '1']),
     )
     .option('--print-digest', "print the image's fs-verity sha256 digest (its composefs id)")
-    .addHelpText('after', '\nExamples:\n  $ ocitool composefs --from-dump rootfs.dump.gz -o rootfs.cfs\n  $ ocitool composefs --from-dump - -o rootfs.cfs --format-version 1 < rootfs.dump\n')
-    .action(async (opts: Options) => {
+    .addHelpText('after', '\nExamples:\n  $ ocitool composefs debian:bookworm\n  $ ocitool composefs debian:bookworm -o debian.cfs\n  $ ocitool composefs --from-dump rootfs.dump.gz -o rootfs.cfs\n  $ ocitool composefs --from-dump - -o rootfs.cfs --format-version 1 < rootfs.dump\n')
+    .action(async (imageName: string | undefined, opts: Options) => {
+      if ((imageName === undefined) === (opts.fromDump === undefined)) throw new OcitoolError('USAGE', 'give either an IMAGE from the store or --from-dump FILE');
+      if (imageName !== undefined) {
+        await fromStore(ctx, imageName, opts);
+        return;
+      }
+      if (opts.output === undefined) throw new OcitoolError('USAGE', '--from-dump needs -o FILE');
       if (opts.output === '-' && ctx.stdout.isTTY) {
         throw new OcitoolError('USAGE', 'refusing to write an image to a terminal: use -o FILE or redirect stdout');
       }
@@ -63,22 +73,62 @@ export function register(program: Command, ctx: CliContext): void {
       if (opts.fromDump === '-' && (process.stdin as { isTTY?: boolean }).isTTY) {
         throw new OcitoolError('USAGE', 'refusing to read a dump from a terminal: give a file or redirect stdin');
       }
-      const dump = await readDump(opts.fromDump);
+      const dump = await readDump(opts.fromDump!);
       const versions: WriteOptions =
         opts.formatVersion === undefined ? { version: 0, maxVersion: 1 } : { version: Number(opts.formatVersion) as 0 | 1 };
       const image = writeErofs(parseDump(dump), versions);
+      await writeImage(ctx, image, opts);
+    });
+
+  program
+    .command('composefs-id')
+    .description("print the composefs id of a stored image: the fs-verity digest of its EROFS image, as cfsctl oci compute-id prints it")
+    .argument('<image>', 'image name in the store')
+    .addOption(new Option('--hash <algorithm>', 'fs-verity hash of the image').choices(['sha256', 'sha512']).default('sha256'))
+    .option('--platform <os/arch[/variant]>', "for an index, which platform (default: the host's)")
+    .option('--format-version <n>', 'format version of the image', '1')
+    .addHelpText('after', '\nExample:\n  $ ocitool composefs-id debian:bookworm\n')
+    .action(async (imageName: string, opts: { hash: 'sha256' | 'sha512'; platform?: string; formatVersion: string }) => {
+      const { buildComposefsImage, composefsId } = await import('../../rootfs/composefs-image.js');
+      const store = await ctx.openStore();
+      const built = await buildComposefsImage(store, imageName, { ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}), formatVersion: formatVersion(opts.formatVersion) });
+      ctx.print(composefsId(built.image, opts.hash));
+    });
+}
+
+function formatVersion(text: string | undefined): 0 | 1 {
+  if (text === undefined) return 1;
+  if (text !== '0' && text !== '1') throw new OcitoolError('USAGE', `--format-version ${text}: expected 0 or 1`);
+  return Number(text) as 0 | 1;
+}
+
+async function fromStore(ctx: CliContext, imageName: string, opts: Options & { formatVersion?: '0' | '1'; printDigest?: boolean }): Promise<void> {
+  const { buildComposefsImage, storeComposefsImage } = await import('../../rootfs/composefs-image.js');
+  const store = await ctx.openStore();
+  const built = await buildComposefsImage(store, imageName, { ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}), formatVersion: formatVersion(opts.formatVersion) });
+  if (opts.output !== undefined) {
+    await writeImage(ctx, built.image, opts);
+    if (opts.output !== '-') ctx.note(`wrote the composefs image of ${built.name} (${built.manifest}) to ${opts.output}: ${built.image.length} bytes, id ${built.id}`);
+    return;
+  }
+  await storeComposefsImage(store, built);
+  ctx.note(`stored the composefs image of ${built.name} (${built.manifest}): ${built.image.length} bytes`);
+  ctx.print(built.id);
+}
+
+async function writeImage(ctx: CliContext, image: Buffer, opts: { output?: string; printDigest?: boolean }): Promise<void> {
       if (opts.output === '-') {
         await new Promise<void>((resolve, reject) => ctx.stdout.write(image, (err) => (err ? reject(err) : resolve())));
       } else {
         // Written beside the target and renamed, so a failed run leaves no partial image.
-        const target = path.resolve(opts.output);
+        const target = path.resolve(opts.output!);
         const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
         try {
           await writeFile(temp, image);
           await rename(temp, target);
         } catch (err) {
           await rm(temp, { force: true });
-          throw withContext(opts.output, err);
+          throw withContext(opts.output!, err);
         }
       }
       if (opts.printDigest) {
@@ -86,5 +136,4 @@ export function register(program: Command, ctx: CliContext): void {
         hasher.update(image);
         ctx.print(formatVerityDigest('sha256', hasher.digest()));
       }
-    });
 }

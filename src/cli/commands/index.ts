@@ -25,4 +25,5 @@ export const commandModules: Record<string, Loader> = {
   'fsverity-digest': () => import('./fsverity-digest.js'),
   checkout: () => import('./checkout.js'),
   composefs: () => import('./composefs.js'),
+  'composefs-id': () => import('./composefs.js'),
 };

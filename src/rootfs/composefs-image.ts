@@ -1,0 +1,69 @@
+/**
+ * composefs images of stored images: the EROFS image of an image's merged tree, written as a
+ * store object and remembered per manifest under `composefs/<algorithm>/<manifest hex>` (a
+ * symlink to the object, as blob links are), so `mount` finds it and `gc` keeps it and the file
+ * objects it points at as long as the image is tagged (docs/composefs.md).
+ */
+import path from 'node:path';
+import { writeErofs } from '../composefs/erofs-writer.js';
+import type { Digest } from '../oci/digest.js';
+import { digestAlgorithm, digestHex } from '../oci/digest.js';
+import type { Platform } from '../oci/platform.js';
+import { StagingArea } from '../store/staging.js';
+import type { Store } from '../store/store.js';
+import { FsVerityHasher, formatVerityDigest, type ObjectId, type VerityAlgorithm } from '../verity/fsverity.js';
+import { toComposefsTree } from './composefs-tree.js';
+import { readImageTree } from './from-store.js';
+
+/** composefs-rs writes format version 1 by default. */
+export const DEFAULT_FORMAT_VERSION = 1;
+
+export interface ComposefsImage {
+  name: string;
+  manifest: Digest;
+  image: Buffer;
+  /** The image's fs-verity digest (its composefs id), sha256. */
+  id: string;
+}
+
+/** Where the composefs image of `manifest` is remembered. */
+export function composefsLink(store: Store, manifest: Digest): string {
+  return path.join(store.root, 'composefs', digestAlgorithm(manifest), digestHex(manifest));
+}
+
+export function composefsId(image: Buffer, algorithm: VerityAlgorithm = 'sha256'): string {
+  return new FsVerityHasher(algorithm).update(image).hex();
+}
+
+/** Builds the EROFS image of a stored image (held under the store's shared lock while read). */
+export async function buildComposefsImage(store: Store, imageName: string, options: { platform?: Platform; formatVersion?: 0 | 1 } = {}): Promise<ComposefsImage> {
+  const lock = await store.lockShared();
+  try {
+    const { name, manifest, tree } = await readImageTree(store, imageName, options.platform);
+    const image = writeErofs(toComposefsTree(tree), { version: options.formatVersion ?? DEFAULT_FORMAT_VERSION });
+    return { name, manifest: manifest.descriptor.digest, image, id: composefsId(image) };
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Stores the image as an object and links it to its manifest: staged, synced, renamed, synced. */
+export async function storeComposefsImage(store: Store, built: ComposefsImage): Promise<ObjectId> {
+  const lock = await store.lockShared();
+  let staging: StagingArea | undefined;
+  try {
+    staging = await StagingArea.create(store.paths);
+    const group = staging.group();
+    const id = await group.storeBuffer(built.image);
+    group.addLink(composefsLink(store, built.manifest), id);
+    await store.syncFilesystem();
+    await staging.publish([group]);
+    await store.syncFilesystem();
+    return id;
+  } finally {
+    await staging?.remove();
+    await lock.release();
+  }
+}
+
+export { formatVerityDigest };
