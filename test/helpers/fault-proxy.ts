@@ -267,3 +267,40 @@ export class RecordingRealm {
     pump();
   }
 }
+
+/**
+ * A listening port that never accepts, with its one-slot backlog already taken: new connections
+ * stay in SYN_SENT, as to a host that drops packets. Node always accepts, so a python3 process
+ * holds the socket; `stop` ends it.
+ */
+export class UnacceptingPort {
+  private constructor(
+    readonly port: number,
+    private readonly child: import('node:child_process').ChildProcess,
+    private readonly filler: import('node:net').Socket,
+  ) {}
+
+  static async start(): Promise<UnacceptingPort> {
+    const { spawn } = await import('node:child_process');
+    const net = await import('node:net');
+    const script = "import socket,sys\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()";
+    const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const port = await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    });
+    const filler = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      filler.once('connect', resolve);
+      filler.once('error', reject);
+    });
+    return new UnacceptingPort(port, child, filler);
+  }
+
+  async stop(): Promise<void> {
+    this.filler.destroy();
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.stdin!.end();
+    await exited;
+  }
+}

@@ -127,6 +127,19 @@ describe('hostile realms and redirect targets', () => {
     assert.ok(proxy.log.filter((q) => q.port === 'redirect').every((q) => !q.authorization));
   });
 
+  test('a registry refusing the token names the realm it came from', async () => {
+    const challenge = `Bearer realm="${realm.url()}",service="proxy"`;
+    proxy.addFault({ kind: 'headers', match: 'manifest', status: 401, times: 10, headers: { 'www-authenticate': challenge } });
+    await assert.rejects(resolve(parseReference(`${proxy.host}/open:v1`), { credentials: creds, env: noFiles, retry: FAST_RETRY }), (err: OcitoolError) => {
+      assert.equal(err.code, 'AUTH');
+      assert.match(err.message, new RegExp(`HTTP 401 \\(token for your credentials, from token realm 127\\.0\\.0\\.1:${realm.port}\\)`));
+      assertNoSecret(err);
+      return true;
+    });
+    // Same host name, loopback registry: the realm was entitled to the credentials.
+    assert.ok(realm.requests.length >= 1 && realm.requests.every((q) => q.authorization?.startsWith('Basic ')));
+  });
+
   test('an endless token answer is cut at the cap: one line, and memory stays small', async () => {
     realm.endlessBytes = 1024 * 1024 * 1024;
     challengeWith(realm.url());

@@ -9,7 +9,7 @@ import { OcitoolError } from '../../src/errors.js';
 import { parseReference } from '../../src/oci/reference.js';
 import { parseImageDocument, type Descriptor, type Manifest } from '../../src/oci/schemas.js';
 import { resolve, timeoutsOf, type RegistrySource } from '../../src/registry/index.js';
-import { FaultProxy } from '../helpers/fault-proxy.js';
+import { FaultProxy, UnacceptingPort } from '../helpers/fault-proxy.js';
 import { ocitool, removeDir, tempDir } from '../helpers/index.js';
 import { startRegistry, type RegistryInstance } from '../helpers/registry.js';
 import { pushSingleLayer, streamVerified } from './fixtures.js';
@@ -57,6 +57,16 @@ describe('registry timeouts', () => {
     await assert.rejects(resolve(parseReference(ref), { retry: FAST_RETRY, timeouts: ONE_SECOND }), oneLine('NETWORK', new RegExp(`${proxy.host}.*no response for 1 s`)));
     // Bounded retries, then the failure: not a hang.
     assert.equal(proxy.log.filter((q) => q.path === '/v2/').length, FAST_RETRY.maxAttempts);
+  });
+
+  test('a registry whose connections never complete fails with "no connection in"', async () => {
+    const port = await UnacceptingPort.start();
+    try {
+      const timeouts = { connectMs: 500, headersMs: 30_000, idleMs: 30_000 };
+      await assert.rejects(resolve(parseReference(`127.0.0.1:${port.port}/x:y`), { retry: FAST_RETRY, timeouts }), oneLine('NETWORK', new RegExp(`127\\.0\\.0\\.1:${port.port}.*no connection in 0\\.5 s`)));
+    } finally {
+      await port.stop();
+    }
   });
 
   test('a manifest body that stalls fails with "no data for 1 s" naming the manifest', async () => {
