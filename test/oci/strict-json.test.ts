@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { OcitoolError } from '../../src/errors.js';
-import { findDuplicateKey, ImageConfigSchema, IndexSchema, ManifestSchema, parseImageDocument, parseJson } from '../../src/oci/schemas.js';
+import { ImageConfigSchema, IndexSchema, ManifestSchema, parseImageDocument, parseJson } from '../../src/oci/schemas.js';
+import { findDuplicateKey } from '../../src/oci/strict-json.js';
 
 const digest = (c: string): string => `sha256:${c.repeat(64)}`;
 const desc = (c: string, mediaType = 'application/vnd.oci.image.config.v1+json'): string => `{"mediaType":"${mediaType}","digest":"${digest(c)}","size":2}`;
