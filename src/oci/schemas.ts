@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { OcitoolError } from '../errors.js';
 import { parseDigest, type Digest } from './digest.js';
 import { isIndexType, isManifestType, MediaType } from './media-types.js';
+import { findDuplicateKey } from './strict-json.js';
 
 /** Manifests, indexes and configs are read whole; cap them so a hostile peer cannot exhaust memory (the distribution-spec suggests 4 MiB for manifests). */
 export const MAX_JSON_BYTES = 4 * 1024 * 1024;
@@ -89,15 +90,35 @@ export type DockerArchiveEntry = z.infer<typeof DockerArchiveEntrySchema>;
 
 /** Parses raw JSON bytes through a schema; `what` names the document in every error. */
 export function parseJson<T extends z.ZodType>(raw: Uint8Array, schema: T, what: string): z.infer<T> {
+  return validateJson(parseJsonValue(raw, what), schema, what);
+}
+
+/**
+ * Raw JSON bytes to a value, under MAX_JSON_BYTES, refusing duplicate keys (see
+ * `findDuplicateKey`): the one place documents are turned from bytes into values.
+ */
+export function parseJsonValue(raw: Uint8Array, what: string): unknown {
   if (raw.byteLength > MAX_JSON_BYTES) {
     throw new OcitoolError('JSON_TOO_LARGE', `${what}: ${raw.byteLength} bytes is over the ${MAX_JSON_BYTES}-byte limit for JSON documents`);
   }
+  const text = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     throw new OcitoolError('JSON_INVALID', `${what}: invalid JSON (${(err as Error).message})`, { cause: err });
   }
+  const duplicate = findDuplicateKey(text);
+  if (duplicate) {
+    const where = duplicate.path ? `in ${duplicate.path}` : 'at the top level';
+    const detail = duplicate.key === duplicate.first ? `key "${duplicate.key}" appears twice` : `key "${duplicate.key}" and key "${duplicate.first}" differ only in case`;
+    throw new OcitoolError('JSON_INVALID', `${what}: ${detail} ${where} (other tools would read a different document)`);
+  }
+  return value;
+}
+
+/** Checks a parsed value against a schema; `what` names the document in every error. */
+export function validateJson<T extends z.ZodType>(value: unknown, schema: T, what: string): z.infer<T> {
   const result = schema.safeParse(value);
   if (!result.success) {
     // Collect every problem, not just the first, so one run shows the user all that is wrong.
@@ -117,7 +138,9 @@ export type ImageDocument =
  * Content-Type) agrees with the document's own `mediaType` field and with its shape.
  */
 export function parseImageDocument(raw: Uint8Array, claimedMediaType: string | undefined, what: string): ImageDocument {
-  const probe = parseJson(raw, z.looseObject({ mediaType: z.string().optional(), manifests: z.unknown().optional(), layers: z.unknown().optional() }), what);
+  // Parsed once: the probe and the full schema both read this one value.
+  const value = parseJsonValue(raw, what);
+  const probe = validateJson(value, z.looseObject({ mediaType: z.string().optional(), manifests: z.unknown().optional(), layers: z.unknown().optional() }), what);
   const own = probe.mediaType;
   if (own && claimedMediaType && (isIndexType(claimedMediaType) || isManifestType(claimedMediaType)) && own !== claimedMediaType) {
     throw new OcitoolError('MEDIA_TYPE', `${what}: document says mediaType ${own} but was described as ${claimedMediaType}`);
@@ -125,11 +148,11 @@ export function parseImageDocument(raw: Uint8Array, claimedMediaType: string | u
   const mediaType = own ?? claimedMediaType ?? (probe.manifests !== undefined ? MediaType.ociIndex : MediaType.ociManifest);
   if (isIndexType(mediaType)) {
     if (probe.layers !== undefined) throw new OcitoolError('MEDIA_TYPE', `${what}: media type ${mediaType} but the document has layers`);
-    return { kind: 'index', mediaType, index: parseJson(raw, IndexSchema, what) };
+    return { kind: 'index', mediaType, index: validateJson(value, IndexSchema, what) };
   }
   if (isManifestType(mediaType)) {
     if (probe.manifests !== undefined) throw new OcitoolError('MEDIA_TYPE', `${what}: media type ${mediaType} but the document has manifests`);
-    return { kind: 'manifest', mediaType, manifest: parseJson(raw, ManifestSchema, what) };
+    return { kind: 'manifest', mediaType, manifest: validateJson(value, ManifestSchema, what) };
   }
   throw new OcitoolError('MEDIA_TYPE', `${what}: unsupported media type ${mediaType}`);
 }

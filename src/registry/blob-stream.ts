@@ -7,8 +7,9 @@
  */
 import { Readable } from 'node:stream';
 import { OcitoolError } from '../errors.js';
+import { DEFAULT_TIMEOUTS, idleGuarded, IdleTimeoutError } from './http.js';
 
-/** Resumes after this many dropped connections for one blob, then the pull fails. */
+/** Resumes after this many dropped connections or stalled bodies for one blob, then the pull fails. */
 export const MAX_RESUMES = 5;
 
 /** A body and the offset of its first byte in the blob. */
@@ -28,15 +29,18 @@ export function contentRangeStart(header: string | null, size: number): number |
   return total === size && Number(m[2]) === size - 1 ? Number(m[1]) : undefined;
 }
 
-/** The blob's bytes as a stream, resuming on dropped connections; `what` names it in errors. */
-export function openResumable(open: OpenAt, size: number, what: string): Readable {
+/**
+ * The blob's bytes as a stream, resuming on dropped connections and on bodies that send nothing
+ * for `idleMs`; `what` names the blob and registry in errors.
+ */
+export function openResumable(open: OpenAt, size: number, what: string, idleMs = DEFAULT_TIMEOUTS.idleMs): Readable {
   async function* generate(): AsyncGenerator<Buffer> {
     let delivered = 0;
     for (let resumes = 0; ; resumes++) {
       const { body, start } = await open(delivered);
       let skip = delivered - start;
       try {
-        for await (const chunk of body) {
+        for await (const chunk of idleGuarded(body, idleMs)) {
           let c = chunk;
           if (skip > 0) {
             if (c.length <= skip) {
@@ -59,7 +63,8 @@ export function openResumable(open: OpenAt, size: number, what: string): Readabl
       } catch (err) {
         body.destroy();
         if (resumes >= MAX_RESUMES) {
-          throw new OcitoolError('NETWORK', `${what}: connection dropped ${resumes + 1} times, giving up at byte ${delivered} of ${size}`, { cause: err });
+          const why = err instanceof IdleTimeoutError ? err.message : 'connection dropped';
+          throw new OcitoolError('NETWORK', `${what}: ${why}, giving up after ${resumes + 1} tries at byte ${delivered} of ${size}`, { cause: err });
         }
       }
     }

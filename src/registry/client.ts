@@ -4,14 +4,13 @@
  * turned into OcitoolErrors naming the registry, repository and object. Never puts a credential
  * or token into a message.
  */
-import type { Response } from 'node-fetch';
 import { OcitoolError, redact, type ErrorCode } from '../errors.js';
 import { parseChallenges, type Challenge } from './challenge.js';
 import { findCredentials, type Credentials } from './credentials.js';
 import type { Endpoint } from './endpoints.js';
-import { discard, sendRequest, type HttpResult } from './http.js';
+import { DEFAULT_TIMEOUTS, discard, readSmall, sendRequest, type HttpResult, type Timeouts } from './http.js';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, RETRY_STATUSES, retryDelayMs, sleep, type RetryPolicy } from './retry.js';
-import { forgetToken, obtainToken } from './token.js';
+import { credentialRefusal, forgetToken, obtainToken, realmUrl, type TokenContext } from './token.js';
 
 /** Registry error bodies are short JSON; read at most this much of one for the message. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
@@ -21,6 +20,10 @@ export interface ClientOptions {
   credentials?: Credentials;
   retry?: RetryPolicy;
   env?: NodeJS.ProcessEnv;
+  /** Connect, headers and idle-body limits (--timeout); DEFAULT_TIMEOUTS when absent. */
+  timeouts?: Timeouts;
+  /** --plain-http: credentials may go to a plain-http token realm on the registry's host. */
+  plainHttp?: boolean;
 }
 
 export interface RequestOptions {
@@ -61,6 +64,14 @@ export class RegistryClient {
       } catch (err) {
         throw this.wrap(err, options.what);
       }
+      if (result.response.status === 401 && result.url.origin !== this.origin) {
+        // A redirect target (CDN, object store) with its own realm: answering it would hand the
+        // user's credentials to a host they were never meant for.
+        discard(result.response);
+        throw new OcitoolError('AUTH', redact(`${options.what} from ${this.description}: HTTP 401 from ${result.url.host}, which the registry redirected to; its challenge is not answered with the registry's credentials`), {
+          details: { status: 401, registry: this.endpoint.registry, repository: this.repository },
+        });
+      }
       if (result.response.status === 401 && !authRetried) {
         authRetried = true;
         discard(result.response);
@@ -76,7 +87,7 @@ export class RegistryClient {
     const { response } = result;
     let detail = '';
     try {
-      const raw = await readSmall(response, MAX_ERROR_BODY_BYTES);
+      const raw = await readSmall(response, MAX_ERROR_BODY_BYTES, this.timeouts.idleMs);
       const parsed = JSON.parse(raw.toString('utf8')) as { errors?: { code?: string; message?: string }[] };
       detail = (parsed.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(': ')).join('; ');
     } catch {
@@ -84,10 +95,41 @@ export class RegistryClient {
     }
     const status = response.status;
     const code: ErrorCode = status === 401 || status === 403 ? 'AUTH' : status === 404 ? 'NOT_FOUND' : 'REGISTRY';
-    const hint = status === 401 ? (this.auth.kind === 'none' ? ' (no credentials)' : ' (credentials rejected)') : '';
+    const hint = status === 401 || status === 403 ? await this.authHint(status) : '';
     return new OcitoolError(code, redact(`${what} from ${this.description}: HTTP ${status}${hint}${detail ? ` ${detail}` : ''}`), {
       details: { status, registry: this.endpoint.registry, repository: this.repository },
     });
+  }
+
+  /** What auth was tried, for a 401 or 403: names the token realm's host and withheld credentials. */
+  private async authHint(status: number): Promise<string> {
+    if (this.auth.kind === 'bearer') {
+      const credentials = await this.findCredentials();
+      let realm: URL;
+      try {
+        realm = realmUrl(this.auth.challenge);
+      } catch (err) {
+        return ` (${(err as Error).message})`;
+      }
+      const refusal = credentials ? credentialRefusal(realm, this.tokenContext()) : undefined;
+      const who = refusal ? `anonymous token, credentials not sent: ${refusal}` : credentials ? 'token for your credentials' : 'anonymous token';
+      return ` (${who}, from token realm ${realm.host})`;
+    }
+    if (status !== 401) return '';
+    return this.auth.kind === 'none' ? ' (no credentials)' : ' (credentials rejected)';
+  }
+
+  /** The limits every request of this client runs under. */
+  get timeouts(): Timeouts {
+    return this.options.timeouts ?? DEFAULT_TIMEOUTS;
+  }
+
+  private get origin(): string {
+    return new URL(this.endpoint.baseUrl).origin;
+  }
+
+  private tokenContext(): TokenContext {
+    return { registryUrl: new URL(this.endpoint.baseUrl), plainHttp: Boolean(this.options.plainHttp), timeouts: this.timeouts };
   }
 
   private async probe(): Promise<void> {
@@ -99,6 +141,9 @@ export class RegistryClient {
       throw this.wrap(err, 'API probe');
     }
     discard(result.response);
+    if (result.response.status === 401 && result.url.origin !== this.origin) {
+      throw new OcitoolError('AUTH', `${this.description}: API probe answered HTTP 401 by ${result.url.host}, which the registry redirected to; its challenge is not answered with the registry's credentials`);
+    }
     if (result.response.status === 401) await this.answerChallenge(result.response.headers.get('www-authenticate'), false);
     else if (result.response.status === 404) throw new OcitoolError('REGISTRY', `${this.description}: /v2/ not found: not a distribution-spec registry`);
   }
@@ -107,7 +152,7 @@ export class RegistryClient {
     const challenges = parseChallenges(header);
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic = challenges.find((c) => c.scheme === 'basic');
-    if (refused && this.auth.kind === 'bearer') forgetToken(this.auth.challenge, this.scope(), await this.findCredentials());
+    if (refused && this.auth.kind === 'bearer') forgetToken(this.auth.challenge, this.scope(), await this.findCredentials(), this.tokenContext());
     if (bearer) this.auth = { kind: 'bearer', challenge: bearer };
     else if (basic) {
       if (!(await this.findCredentials())) {
@@ -134,7 +179,7 @@ export class RegistryClient {
     if (this.auth.kind === 'basic') {
       return credentials ? { Authorization: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}` } : {};
     }
-    const token = await obtainToken(this.auth.challenge, this.scope(), credentials);
+    const token = await obtainToken(this.auth.challenge, this.scope(), credentials, this.tokenContext());
     return { Authorization: `Bearer ${token}` };
   }
 
@@ -146,7 +191,7 @@ export class RegistryClient {
       let result: HttpResult | undefined;
       let failure: unknown;
       try {
-        result = await sendRequest(url, { method: options.method, headers: await headers() });
+        result = await sendRequest(url, { method: options.method, headers: await headers(), timeouts: this.timeouts });
       } catch (err) {
         if (!(err instanceof OcitoolError) || err.code !== 'NETWORK') throw err;
         failure = err;
@@ -167,22 +212,4 @@ export class RegistryClient {
     if (err instanceof OcitoolError) return new OcitoolError(err.code, redact(`${what} from ${this.description}: ${err.message}`), { cause: err, details: err.details });
     return new OcitoolError('NETWORK', redact(`${what} from ${this.description}: ${(err as Error).message}`), { cause: err });
   }
-}
-
-/** Reads at most `cap` bytes of a body, then drops the rest. */
-export async function readSmall(response: Response, cap: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const body = response.body;
-  if (!body) return Buffer.alloc(0);
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    const take = Math.min(chunk.length, cap + 1 - total);
-    chunks.push(chunk.subarray(0, take));
-    total += take;
-    if (total > cap) {
-      (body as unknown as { destroy(): void }).destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks);
 }

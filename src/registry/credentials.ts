@@ -8,8 +8,11 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { z } from 'zod';
 import { OcitoolError } from '../errors.js';
 import { DEFAULT_REGISTRY } from '../oci/reference.js';
+import { validateJson } from '../oci/schemas.js';
+import { isEnoent } from '../util/fs.js';
 
 export interface Credentials {
   username: string;
@@ -49,26 +52,42 @@ function keyHost(key: string): string {
   return key.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
 }
 
-interface AuthFile {
-  auths?: Record<string, { auth?: string; username?: string; password?: string }>;
-  credHelpers?: Record<string, string>;
-  credsStore?: string;
-}
+/**
+ * The parts of docker's ConfigFile (and containers auth.json) we read, typed as Go reads them:
+ * `null` where Go accepts it (a null map, a null entry in `auths`, a null string) means empty,
+ * as docker's cli/config does; any other wrong type is an error naming the file, as in docker.
+ */
+const nullableString = z.string().nullable().optional();
+const AuthEntrySchema = z.looseObject({ auth: nullableString, username: nullableString, password: nullableString }).nullable();
+const AuthFileSchema = z.looseObject({
+  auths: z.record(z.string(), AuthEntrySchema).nullable().optional(),
+  credHelpers: z.record(z.string(), z.string().nullable()).nullable().optional(),
+  credsStore: nullableString,
+});
+type AuthFile = z.infer<typeof AuthFileSchema>;
+type AuthEntry = z.infer<typeof AuthEntrySchema>;
 
 async function readAuthFile(file: string): Promise<AuthFile | undefined> {
   let raw: Buffer;
   try {
     raw = await readFile(file);
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (isEnoent(err)) return undefined;
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new OcitoolError('AUTH', `auth file ${file} cannot be read (${code})`, { cause: err });
   }
   if (raw.length > MAX_AUTH_FILE_BYTES) throw new OcitoolError('AUTH', `auth file ${file} is over ${MAX_AUTH_FILE_BYTES} bytes`);
+  let value: unknown;
   try {
-    return JSON.parse(raw.toString('utf8')) as AuthFile;
+    value = JSON.parse(raw.toString('utf8'));
   } catch {
     // Never echo the parse error: it may quote part of a secret.
     throw new OcitoolError('AUTH', `auth file ${file} is not valid JSON`);
   }
+  // A top-level null decodes to an empty config in Go, as in docker.
+  if (value === null) return {};
+  // zod's messages name the field and the expected type, never the value.
+  return validateJson(value, AuthFileSchema, `auth file ${file}`);
 }
 
 /** Runs `docker-credential-<helper> get` with the server URL on stdin. */
@@ -107,7 +126,8 @@ function helperServer(registry: string): string {
   return registry === DEFAULT_REGISTRY ? 'https://index.docker.io/v1/' : registry;
 }
 
-function decodeAuth(entry: { auth?: string; username?: string; password?: string }): Credentials | undefined {
+function decodeAuth(entry: AuthEntry): Credentials | undefined {
+  if (!entry) return undefined;
   if (entry.username && entry.password) return { username: entry.username, password: entry.password };
   if (!entry.auth) return undefined;
   const text = Buffer.from(entry.auth, 'base64').toString('utf8');
@@ -121,14 +141,17 @@ export async function findCredentials(registry: string, env: NodeJS.ProcessEnv =
   for (const file of authFilePaths(env)) {
     const config = await readAuthFile(file);
     if (!config) continue;
-    const helper = keys.map((k) => config.credHelpers?.[k]).find((h) => h);
+    const helpers = config.credHelpers ?? {};
+    const helperKey = keys.find((k) => Object.hasOwn(helpers, k));
+    const helper = helperKey === undefined ? undefined : helpers[helperKey];
     if (helper) return runCredentialHelper(helper, helperServer(registry), env);
     for (const [key, entry] of Object.entries(config.auths ?? {})) {
       if (!keys.includes(keyHost(key))) continue;
       const found = decodeAuth(entry);
       if (found) return found;
     }
-    if (config.credsStore) {
+    // An empty (or null) credHelpers entry for the registry means docker's file store: `auths` only.
+    if (config.credsStore && helperKey === undefined) {
       const found = await runCredentialHelper(config.credsStore, helperServer(registry), env);
       if (found) return found;
     }

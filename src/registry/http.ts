@@ -10,15 +10,73 @@ import { OcitoolError, redact } from '../errors.js';
 
 /** Registries chain at most a couple of redirects (registry to CDN); more means a loop. */
 export const MAX_REDIRECTS = 10;
-/** Time to wait for response headers; bodies are bounded by size and resumed instead. */
-export const HEADERS_TIMEOUT_MS = 120_000;
 
-const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16 });
+/**
+ * How long one request may wait without progress. `--timeout SECONDS` sets all three; the
+ * default (60 s) rides out a slow registry or CDN but never hangs a CI job for good.
+ */
+export interface Timeouts {
+  /** TCP connect. */
+  connectMs: number;
+  /** From sending the request to the response headers (TLS handshake included). */
+  headersMs: number;
+  /** Between two chunks of a body while we are waiting for one (not while we are busy). */
+  idleMs: number;
+}
+
+export const DEFAULT_TIMEOUT_SECONDS = 60;
+export const DEFAULT_TIMEOUTS: Timeouts = timeoutsOf(DEFAULT_TIMEOUT_SECONDS);
+
+/** The timeouts for `--timeout SECONDS`. */
+export function timeoutsOf(seconds: number): Timeouts {
+  const ms = Math.round(seconds * 1000);
+  return { connectMs: ms, headersMs: ms, idleMs: ms };
+}
+
+/** "60 s", "1.5 s": a timeout as messages show it. */
+export function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
+}
+
+/** Socket error code for a connect that did not complete in time. */
+const CONNECT_TIMEOUT_CODE = 'ECONNECT_TIMEOUT';
+
+type CreateConnection = (options: object, callback?: (err: Error | null, socket: unknown) => void) => import('node:net').Socket;
+
+/** Keep-alive agents whose new sockets are destroyed when their TCP connect takes too long. */
+function makeAgent<A extends http.Agent>(agent: A, connectMs: number): A {
+  const create = (agent as unknown as { createConnection: CreateConnection }).createConnection.bind(agent);
+  (agent as unknown as { createConnection: CreateConnection }).createConnection = (options, callback) => {
+    const socket = create(options, callback);
+    const timer = setTimeout(() => {
+      socket.destroy(Object.assign(new Error(`no connection in ${formatSeconds(connectMs)}`), { code: CONNECT_TIMEOUT_CODE }));
+    }, connectMs);
+    const done = (): void => clearTimeout(timer);
+    socket.once('connect', done);
+    socket.once('close', done);
+    return socket;
+  };
+  return agent;
+}
+
+const agents = new Map<number, { http: http.Agent; https: https.Agent }>();
+
+function agentsFor(connectMs: number): { http: http.Agent; https: https.Agent } {
+  let pair = agents.get(connectMs);
+  if (!pair) {
+    pair = {
+      http: makeAgent(new http.Agent({ keepAlive: true, maxSockets: 16 }), connectMs),
+      https: makeAgent(new https.Agent({ keepAlive: true, maxSockets: 16 }), connectMs),
+    };
+    agents.set(connectMs, pair);
+  }
+  return pair;
+}
 
 export interface HttpRequest {
   method?: 'GET' | 'HEAD';
   headers: Record<string, string>;
+  timeouts?: Timeouts;
 }
 
 /** A response and the URL it finally came from (after redirects). */
@@ -33,7 +91,7 @@ export async function sendRequest(url: URL, request: HttpRequest): Promise<HttpR
   let current = url;
   const headers = { ...request.headers };
   for (let hop = 0; ; hop++) {
-    const response = await fetchOnce(current, request.method ?? 'GET', headers);
+    const response = await fetchOnce(current, request.method ?? 'GET', headers, request.timeouts ?? DEFAULT_TIMEOUTS);
     const location = response.headers.get('location');
     if (![301, 302, 303, 307, 308].includes(response.status) || !location) return { response, url: current };
     discard(response);
@@ -49,9 +107,11 @@ export async function sendRequest(url: URL, request: HttpRequest): Promise<HttpR
   }
 }
 
-async function fetchOnce(url: URL, method: string, headers: Record<string, string>): Promise<Response> {
+async function fetchOnce(url: URL, method: string, headers: Record<string, string>, timeouts: Timeouts): Promise<Response> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), HEADERS_TIMEOUT_MS);
+  // Covers connect too: a connect that hangs for headersMs is cut here if connectMs is longer.
+  const timer = setTimeout(() => controller.abort(), timeouts.headersMs);
+  const pair = agentsFor(timeouts.connectMs);
   try {
     return await fetch(url.href, {
       method,
@@ -59,14 +119,84 @@ async function fetchOnce(url: URL, method: string, headers: Record<string, strin
       redirect: 'manual',
       compress: false,
       signal: controller.signal as never,
-      agent: (u: URL) => (u.protocol === 'http:' ? httpAgent : httpsAgent),
+      agent: (u: URL) => (u.protocol === 'http:' ? pair.http : pair.https),
     });
   } catch (err) {
     const code = (err as { code?: string }).code ?? (err as Error).name;
-    throw new OcitoolError('NETWORK', `${safeUrl(url)}: ${controller.signal.aborted ? 'no response in time' : `connection failed (${code})`}`, { cause: err });
+    const why = controller.signal.aborted
+      ? `no response for ${formatSeconds(timeouts.headersMs)}`
+      : code === CONNECT_TIMEOUT_CODE
+        ? `no connection in ${formatSeconds(timeouts.connectMs)}`
+        : `connection failed (${code})`;
+    throw new OcitoolError('NETWORK', `${safeUrl(url)}: ${why}`, { cause: err });
   } finally {
+    // The headers are in: from here the body is watched by the reader's idle timeout.
     clearTimeout(timer);
   }
+}
+
+/** The error an idle body fails with; `seconds` as messages show it. */
+export class IdleTimeoutError extends OcitoolError {
+  constructor(idleMs: number) {
+    super('NETWORK', `no data for ${formatSeconds(idleMs)}`);
+  }
+}
+
+/**
+ * A body's chunks, failing with IdleTimeoutError when the peer sends nothing for `idleMs` while
+ * we wait for the next chunk. The clock runs only while we wait, so a slow consumer (disk, hash)
+ * never counts against the peer. On timeout the body is destroyed, freeing its socket.
+ */
+export async function* idleGuarded(body: AsyncIterable<Buffer> & { destroy(): void }, idleMs: number): AsyncGenerator<Buffer> {
+  const iterator = body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const next = iterator.next();
+      const idle = new Promise<'idle'>((resolve) => {
+        timer = setTimeout(() => resolve('idle'), idleMs);
+      });
+      let step: IteratorResult<Buffer> | 'idle';
+      try {
+        step = await Promise.race([next, idle]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (step === 'idle') {
+        // The pending read rejects once the body is destroyed; that rejection is this timeout.
+        next.catch(() => {});
+        body.destroy();
+        throw new IdleTimeoutError(idleMs);
+      }
+      if (step.done) return;
+      yield step.value;
+    }
+  } finally {
+    // Stopped early (error, cap reached, consumer gone): release the socket. A failure to close
+    // a body we are done with loses nothing: the error that ended the read is already thrown.
+    iterator.return?.()?.catch(() => {});
+  }
+}
+
+/**
+ * Reads at most `cap` bytes of a body (one more, so callers can tell "too large"), then drops the
+ * rest; fails with IdleTimeoutError when the peer stalls for `idleMs`.
+ */
+export async function readSmall(response: Response, cap: number, idleMs: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const body = response.body as unknown as (AsyncIterable<Buffer> & { destroy(): void }) | null;
+  if (!body) return Buffer.alloc(0);
+  for await (const chunk of idleGuarded(body, idleMs)) {
+    const take = Math.min(chunk.length, cap + 1 - total);
+    chunks.push(chunk.subarray(0, take));
+    total += take;
+    if (total > cap) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks);
 }
 
 /** Drops a response body we will not read, so its socket goes back to the pool. */

@@ -5,3 +5,4 @@ export { parseCredsFlag, findCredentials, type Credentials } from './credentials
 export { endpointsFor, isLoopbackHost, type Endpoint } from './endpoints.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 export { listRemotePlatforms, type RemotePlatform } from './platforms.js';
+export { DEFAULT_TIMEOUT_SECONDS, DEFAULT_TIMEOUTS, timeoutsOf, type Timeouts } from './http.js';

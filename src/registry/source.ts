@@ -10,9 +10,9 @@ import { isIndexType, isManifestType, MANIFEST_ACCEPT } from '../oci/media-types
 import type { Reference } from '../oci/reference.js';
 import type { ImageSource } from '../copy/transport.js';
 import { contentRangeStart, openResumable } from './blob-stream.js';
-import { RegistryClient, readSmall, type ClientOptions } from './client.js';
+import { RegistryClient, type ClientOptions } from './client.js';
 import { endpointsFor, type EndpointOptions } from './endpoints.js';
-import { discard, type HttpResult } from './http.js';
+import { discard, readSmall, type HttpResult } from './http.js';
 
 export interface RegistrySourceOptions extends ClientOptions, EndpointOptions {}
 
@@ -44,7 +44,7 @@ export class RegistrySource implements ImageSource {
     return this.tryEach(async (client) => {
       const result = await client.request(`manifests/${reference}`, { what, headers: { Accept: accept.join(', ') } });
       if (result.response.status !== 200) throw await client.failure(result, what);
-      const raw = await readCapped(result, `${what} from ${client.description}`);
+      const raw = await readCapped(result, `${what} from ${client.description}`, client.timeouts.idleMs);
       const contentType = result.response.headers.get('content-type')?.split(';')[0]?.trim() || undefined;
       return { raw, contentType, dockerContentDigest: result.response.headers.get('docker-content-digest') ?? undefined };
     });
@@ -60,7 +60,7 @@ export class RegistrySource implements ImageSource {
     return this.tryEach(async (client) => {
       const result = await client.request(`blobs/${desc.digest}`, { what });
       if (result.response.status !== 200) throw await client.failure(result, what);
-      return readCapped(result, `${what} from ${client.description}`);
+      return readCapped(result, `${what} from ${client.description}`, client.timeouts.idleMs);
     });
   }
 
@@ -91,7 +91,7 @@ export class RegistrySource implements ImageSource {
       const body = result.response.body as unknown as AsyncIterable<Buffer> & { destroy(): void };
       if (!body) throw new OcitoolError('REGISTRY', `${what} from ${client.description}: empty response`);
       return { body, start: status === 206 ? offset : 0 };
-    }, desc.size, `${what} from ${client.description}`);
+    }, desc.size, `${what} from ${client.description}`, client.timeouts.idleMs);
   }
 
   /** Runs `op` against each endpoint in turn until one succeeds; a mirror's failure falls through. */
@@ -110,7 +110,7 @@ export class RegistrySource implements ImageSource {
 }
 
 /** Reads a manifest-sized body, failing with JSON_TOO_LARGE past MAX_JSON_BYTES. */
-async function readCapped(result: HttpResult, what: string): Promise<Buffer> {
+async function readCapped(result: HttpResult, what: string, idleMs: number): Promise<Buffer> {
   const length = Number(result.response.headers.get('content-length') ?? -1);
   if (length > MAX_JSON_BYTES) {
     discard(result.response);
@@ -118,9 +118,10 @@ async function readCapped(result: HttpResult, what: string): Promise<Buffer> {
   }
   let raw: Buffer;
   try {
-    raw = await readSmall(result.response, MAX_JSON_BYTES);
+    raw = await readSmall(result.response, MAX_JSON_BYTES, idleMs);
   } catch (err) {
-    throw new OcitoolError('NETWORK', `${what}: connection failed while reading`, { cause: err });
+    const why = err instanceof OcitoolError ? err.message : 'connection failed while reading';
+    throw new OcitoolError('NETWORK', `${what}: ${why}`, { cause: err });
   }
   if (raw.length > MAX_JSON_BYTES) throw new OcitoolError('JSON_TOO_LARGE', `${what}: over the ${MAX_JSON_BYTES}-byte limit for JSON documents`);
   return raw;

@@ -1,14 +1,16 @@
 /**
  * A small HTTP proxy in front of the real registry for error-path tests. Faults are queued with a
  * request matcher and a count; matching requests get a corrupted byte, a body cut short, extra
- * bytes, a 429 with Retry-After, a 503, a connection dropped half-way or stalled, other headers, or a redirect
- * to a second port (which serves the request itself and records whether Authorization came).
- * Every request is logged, so tests can count blob requests and see Range and Authorization.
+ * bytes, a 429 with Retry-After, a 503, a connection dropped half-way or stalled, no answer at all,
+ * other headers or status, or a redirect to a second port (which serves the request itself, or
+ * answers 401 with its own challenge like a CDN with its own auth, and records whether
+ * Authorization came). Every request is logged, so tests can count blob requests and see Range
+ * and Authorization. `RecordingRealm` is a token endpoint that records the Authorization it got.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FaultKind = 'corrupt' | 'truncate' | 'extra' | 'rate-limit' | 'unavailable' | 'drop' | 'redirect' | 'headers' | 'body' | 'stall';
+export type FaultKind = 'corrupt' | 'truncate' | 'extra' | 'rate-limit' | 'unavailable' | 'drop' | 'redirect' | 'headers' | 'body' | 'stall' | 'hang';
 
 export interface Fault {
   kind: FaultKind;
@@ -18,8 +20,10 @@ export interface Fault {
   times?: number;
   /** For rate-limit: the Retry-After seconds. */
   retryAfterSeconds?: number;
-  /** For headers: headers to set on the upstream response. */
+  /** For headers and body: headers to set on the upstream response. */
   headers?: Record<string, string>;
+  /** For headers: the status to answer with instead of upstream's. */
+  status?: number;
   /** For body: the bytes served instead of the upstream body (sent chunked, no Content-Length). */
   body?: Buffer;
 }
@@ -45,6 +49,8 @@ export class FaultProxy {
   redirectPort = 0;
   /** Authorization the redirect port adds upstream, as a CDN with its own access would. */
   redirectAuthorization: string | undefined;
+  /** When set, the redirect port answers every request 401 with this WWW-Authenticate. */
+  redirectChallenge: string | undefined;
 
   private constructor(private readonly upstreamPort: number) {}
 
@@ -97,6 +103,12 @@ export class FaultProxy {
     const path = (req.url ?? '/').split('?')[0]!;
     this.log.push({ port, method: req.method ?? 'GET', path, authorization: Boolean(req.headers.authorization), range: req.headers.range });
     const fault = port === 'main' ? this.takeFault(req.method ?? 'GET', path) : undefined;
+    if (fault?.kind === 'hang') return; // Connection accepted, request read, no answer ever.
+    if (port === 'redirect' && this.redirectChallenge) {
+      res.writeHead(401, { 'www-authenticate': this.redirectChallenge, 'content-type': 'application/json' });
+      res.end('{"errors":[{"code":"UNAUTHORIZED","message":"cdn auth"}]}');
+      return;
+    }
     if (fault?.kind === 'rate-limit') {
       res.writeHead(429, { 'retry-after': String(fault.retryAfterSeconds ?? 1), 'content-type': 'application/json' });
       res.end('{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}');
@@ -155,17 +167,18 @@ export class FaultProxy {
         res.write(body.subarray(0, half), () => setTimeout(() => res.socket?.destroy(), 20));
         return;
       case 'stall':
-        // Half the body, then nothing: the client hangs until killed or the proxy stops.
+        // Half the body, then nothing: the client waits until its idle timeout or the proxy stops.
         res.writeHead(up.statusCode ?? 200, headers);
         res.write(body.subarray(0, half));
         return;
       case 'headers':
-        res.writeHead(up.statusCode ?? 200, { ...headers, ...fault.headers });
+        res.writeHead(fault.status ?? up.statusCode ?? 200, { ...headers, ...fault.headers });
         res.end(body);
         return;
       case 'body': {
         delete headers['content-length'];
-        res.writeHead(up.statusCode ?? 200, headers);
+        delete headers['docker-content-digest'];
+        res.writeHead(up.statusCode ?? 200, { ...headers, ...fault.headers });
         res.end(fault.body);
         return;
       }
@@ -178,4 +191,116 @@ export class FaultProxy {
 
 function listen(server: http.Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+}
+
+export interface RealmRequest {
+  /** The Authorization header as received, or undefined. */
+  authorization: string | undefined;
+  scope: string | null;
+}
+
+/**
+ * A token endpoint on 127.0.0.1 that records what it was sent. It answers a token (any registry
+ * without auth ignores it), refuses requests without Authorization when `requireAuth`, or streams
+ * an endless token answer (`endlessBytes`, chunked, until the client hangs up) for size caps.
+ */
+export class RecordingRealm {
+  readonly requests: RealmRequest[] = [];
+  requireAuth = false;
+  /** When set, answers 200 with a body of this many bytes (a never-ending JSON string) instead of a token. */
+  endlessBytes: number | undefined;
+  /** Bytes actually written for the last endless answer, and whether the client hung up first. */
+  endlessWritten = 0;
+  private server!: http.Server;
+  port = 0;
+
+  static async start(): Promise<RecordingRealm> {
+    const realm = new RecordingRealm();
+    realm.server = http.createServer((req, res) => realm.handle(req, res));
+    realm.port = await listen(realm.server);
+    return realm;
+  }
+
+  /** The realm URL, on `host` (another name for 127.0.0.1, such as localhost, makes it "another host"). */
+  url(host = '127.0.0.1'): string {
+    return `http://${host}:${this.port}/token`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    this.requests.push({ authorization: req.headers.authorization, scope: url.searchParams.get('scope') });
+    if (this.requireAuth && !req.headers.authorization) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      return;
+    }
+    if (this.endlessBytes === undefined) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ token: 'recorded-realm-token', expires_in: 300 }));
+      return;
+    }
+    const limit = this.endlessBytes;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    this.endlessWritten = 0;
+    let closed = false;
+    res.on('close', () => (closed = true));
+    const pump = (): void => {
+      if (this.endlessWritten === 0) {
+        res.write('{"token":"');
+        this.endlessWritten = 10;
+      }
+      while (!closed && this.endlessWritten < limit) {
+        this.endlessWritten += chunk.length;
+        if (!res.write(chunk)) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+      if (!closed) res.end('"}');
+    };
+    pump();
+  }
+}
+
+/**
+ * A listening port that never accepts, with its one-slot backlog already taken: new connections
+ * stay in SYN_SENT, as to a host that drops packets. Node always accepts, so a python3 process
+ * holds the socket; `stop` ends it.
+ */
+export class UnacceptingPort {
+  private constructor(
+    readonly port: number,
+    private readonly child: import('node:child_process').ChildProcess,
+    private readonly filler: import('node:net').Socket,
+  ) {}
+
+  static async start(): Promise<UnacceptingPort> {
+    const { spawn } = await import('node:child_process');
+    const net = await import('node:net');
+    const script = "import socket,sys\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()";
+    const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const port = await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    });
+    const filler = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      filler.once('connect', resolve);
+      filler.once('error', reject);
+    });
+    return new UnacceptingPort(port, child, filler);
+  }
+
+  async stop(): Promise<void> {
+    this.filler.destroy();
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.stdin!.end();
+    await exited;
+  }
 }
