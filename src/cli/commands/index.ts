@@ -26,4 +26,6 @@ export const commandModules: Record<string, Loader> = {
   checkout: () => import('./checkout.js'),
   composefs: () => import('./composefs.js'),
   'composefs-id': () => import('./composefs.js'),
+  mount: () => import('./mount.js'),
+  umount: () => import('./mount.js'),
 };
