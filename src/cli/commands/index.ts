@@ -23,4 +23,7 @@ export const commandModules: Record<string, Loader> = {
   gc: () => import('./gc.js'),
   fsck: () => import('./fsck.js'),
   'fsverity-digest': () => import('./fsverity-digest.js'),
+  df: () => import('./df.js'),
+  completion: () => import('./completion.js'),
+  version: () => import('./version.js'),
 };
