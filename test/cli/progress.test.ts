@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import { createRenderer, progressMode, runningLine, selectProgressMode, summaryLines, type OutputStream } from '../../src/cli/progress.js';
+import { Command } from 'commander';
+import { addProgressOption, createRenderer, progressMode, runningLine, selectProgressMode, summaryLines, type OutputStream } from '../../src/cli/progress.js';
 import type { ProgressEvent } from '../../src/copy/progress.js';
 import { cliPath, removeDir, repoRoot, run, tempDir } from '../helpers/index.js';
 import { Terminal } from './terminal.js';
@@ -67,6 +68,18 @@ test('auto is tty only on a terminal outside CI and TERM=dumb', () => {
   assert.equal(progressMode({ json: true }, { isTTY: true }, {}), 'json');
   assert.equal(progressMode({ progress: 'plain' }, { isTTY: true }, {}), 'plain');
   assert.equal(progressMode({}, { isTTY: true }, { TERM: 'dumb' }), 'plain');
+});
+
+test('addProgressOption gives a command --progress with the four choices', () => {
+  const parse = (args: string[]) => {
+    const cmd = addProgressOption(new Command('x').exitOverride().configureOutput({ writeErr: () => {} }));
+    cmd.parse(args, { from: 'user' });
+    return cmd.opts<{ progress?: string }>();
+  };
+  assert.deepEqual(parse([]), {});
+  assert.deepEqual(parse(['--progress', 'plain']), { progress: 'plain' });
+  assert.equal(progressMode(parse(['--progress', 'json']), { isTTY: false }, {}), 'json');
+  assert.throws(() => parse(['--progress', 'fancy']), /Allowed choices are auto, tty, plain, json/);
 });
 
 test('a running line keeps the digest whole at every width and never exceeds it', () => {
