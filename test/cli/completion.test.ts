@@ -76,6 +76,38 @@ test('bash completes commands, nested commands, options, option values and files
   }
 });
 
+test('zsh offers commands with descriptions, options, option choices and files', async () => {
+  const dir = await tempDir();
+  try {
+    const file = path.join(dir, 'ocitool.zsh');
+    await writeFile(file, await script('zsh'));
+    // Stand-ins for the completion system's functions print what they are given (zsh itself
+    // filters by the typed prefix); compdef is what compinit provides.
+    const harness = [
+      'compdef() { :; }',
+      '_describe() { print -r -- "${(j: | :)${(@P)${@[-1]}}}" }',
+      'compadd() { [[ $1 == -- ]] && shift; print -r -- "$@" }',
+      '_files() { print -r -- FILES }',
+      `source '${file}'`,
+      'comp() { words=("$@"); CURRENT=$#; _ocitool }',
+      "comp ocitool ''",
+      'comp ocitool remote arches --js',
+      "comp ocitool fsverity-digest --hash ''",
+      'comp ocitool --store /x import-oci lay',
+    ].join('\n');
+    const r = await run('zsh', ['-f', '-c', harness]);
+    assert.equal(r.code, 0, r.stderr);
+    const [commands, options, choices, files] = r.stdout.split('\n');
+    assert.match(commands!, /^import-oci:import an image from an OCI image layout .* \| pull:pull an image/);
+    assert.match(commands!, /\| df:show the disk space/);
+    assert.match(options!, /^--json:print a JSON array \| --plain-http:/);
+    assert.equal(choices, 'sha256 sha512');
+    assert.equal(files, 'FILES');
+  } finally {
+    await removeDir(dir);
+  }
+});
+
 test('fish completes commands and options from the script', async () => {
   const dir = await tempDir();
   try {
