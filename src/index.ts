@@ -1,5 +1,5 @@
 /**
- * ocitool as a library: `import { openStore, importLayout, pull, listImages } from 'ocitool'`.
+ * ocitool as a library: `import { openStore, importLayout, pull, save, load, convert, listImages } from 'ocitool'`.
  *
  * Every operation is a copy from an `ImageSource` to an `ImageSink` through `copyImages`, which
  * verifies the size and digest of every byte it moves (docs/architecture.md). The functions at
@@ -7,7 +7,19 @@
  * Progress comes as events (`Reporter`, docs/events.md); the library never prints.
  * Failures are `OcitoolError`s with a stable `code`.
  */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { openArchiveSource } from './archive/docker-archive.js';
+import { convertArchive } from './archive/convert.js';
+import { LayoutTarSink } from './archive/layout-tar-sink.js';
+import { assignLoadNames } from './archive/load-names.js';
+import { parseRefFlags } from './archive/refs.js';
+import { saveImages } from './archive/save.js';
 import { copyImages, type CopyResult } from './copy/engine.js';
+import { LayoutFolderSink } from './layout/folder-sink.js';
+import type { Compression } from './oci/media-types.js';
 import type { Reporter } from './copy/progress.js';
 import { openLayout } from './layout/source.js';
 import { selectManifest } from './layout/select.js';
@@ -104,6 +116,81 @@ export async function pull(store: Store, ref: string, options: PullOptions = {})
   return result!;
 }
 
+export interface SaveImagesOptions extends OperationOptions {
+  /** Layout ref per image (`{ redis: 'redis-latest' }`); default: the image's tag. */
+  refs?: Record<string, string>;
+}
+
+/**
+ * Saves images of the store as one OCI layout tar (with Docker's manifest.json), to a file or a
+ * stream, as `ocitool save --oci` does. An index the store holds partly is saved with the
+ * platforms present (`leftOut` of each result names the rest).
+ */
+export async function save(store: Store, images: string[], output: string | Writable, options: SaveImagesOptions = {}): Promise<CopyResult[]> {
+  const refFlags = parseRefFlags(Object.entries(options.refs ?? {}).map(([image, ref]) => `${image}=${ref}`));
+  const spoolParent = path.join(store.root, 'staging');
+  await mkdir(spoolParent, { recursive: true });
+  const out = typeof output === 'string' ? { file: path.resolve(output) } : { stream: output, label: 'stream' };
+  return saveImages(store, store.asSource(), images, { refFlags, output: out, spoolParent, ...(options.reporter ? { reporter: options.reporter } : {}) });
+}
+
+export interface LoadOptions extends OperationOptions {
+  /** Make every ref of the archive a tag of this name (ref 16.04 becomes NAME:16.04). */
+  name?: string;
+  /** Load only these refs, each as the image named: `{ redis: 'redis-latest' }`. */
+  refs?: Record<string, string>;
+}
+
+/**
+ * Loads an OCI layout tar or a docker-save archive (a file, plain or compressed, or a stream)
+ * into the store, naming images as `ocitool load` does (docs/save-load.md).
+ */
+export async function load(store: Store, input: string | Readable, options: LoadOptions = {}): Promise<CopyResult[]> {
+  const refs = parseRefFlags(Object.entries(options.refs ?? {}).map(([image, ref]) => `${image}=${ref}`));
+  const spoolParent = path.join(store.root, 'staging');
+  await mkdir(spoolParent, { recursive: true });
+  const label = typeof input === 'string' ? input : 'stream';
+  const source = await openArchiveSource(typeof input === 'string' ? { file: input } : { stream: input, label }, spoolParent);
+  try {
+    const names = assignLoadNames(source.images, { ...(options.name !== undefined ? { name: options.name } : {}), refs }, label);
+    const roots = source.images
+      .map((image, i) => ({ descriptor: image.descriptor, names: names[i]! }))
+      .filter((root) => root.names.length > 0 || (refs.size === 0 && options.name === undefined));
+    return await copyImages(source, await store.createSink(), roots, { reporter: options.reporter, concurrency: options.concurrency });
+  } finally {
+    await source.close();
+  }
+}
+
+export interface ConvertOptions extends OperationOptions {
+  /** Layer compression to write; default gzip. */
+  compress?: Compression;
+}
+
+/**
+ * Converts a docker-save archive (or OCI layout tar) to an OCI layout: a folder, or a tar when
+ * `output` ends in .tar, as `ocitool convert` does. Needs no store.
+ */
+export async function convert(archive: string, output: string, options: ConvertOptions = {}): Promise<CopyResult[]> {
+  const out = path.resolve(output);
+  const toTar = out.endsWith('.tar');
+  // Spool beside a tar output so re-compressed layers are renamed into place, never copied.
+  const spoolParent = toTar ? path.dirname(out) : os.tmpdir();
+  await mkdir(spoolParent, { recursive: true });
+  const spool = await mkdtemp(path.join(spoolParent, '.ocitool-convert-'));
+  try {
+    const source = await openArchiveSource({ file: archive }, spool);
+    try {
+      const sink = toTar ? new LayoutTarSink({ file: out }, { spoolParent: spool, backing: source }) : await LayoutFolderSink.create(out);
+      return await convertArchive(source, sink, { compress: options.compress ?? 'gzip', spoolParent: spool, ...(options.reporter ? { reporter: options.reporter } : {}), ...(options.concurrency ? { concurrency: options.concurrency } : {}) });
+    } finally {
+      await source.close();
+    }
+  } finally {
+    await rm(spool, { recursive: true, force: true });
+  }
+}
+
 // ---- The engine and its interfaces -----------------------------------------------------------
 
 export { copyImages, DEFAULT_CONCURRENCY, type CopyRoot, type CopyOptions, type CopyResult } from './copy/engine.js';
@@ -137,7 +224,7 @@ export { assignLoadNames, type LoadNaming } from './archive/load-names.js';
 export { LayoutTarSink, type LayoutTarSinkOptions } from './archive/layout-tar-sink.js';
 export { RecompressSink } from './archive/recompress-sink.js';
 export { saveImages, type SaveOptions, type TagReader } from './archive/save.js';
-export { convertArchive, type ConvertOptions } from './archive/convert.js';
+export { convertArchive, type ConvertOptions as ConvertArchiveOptions } from './archive/convert.js';
 
 // ---- The model ---------------------------------------------------------------------------------
 
