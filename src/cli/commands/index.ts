@@ -28,4 +28,7 @@ export const commandModules: Record<string, Loader> = {
   'composefs-id': () => import('./composefs.js'),
   mount: () => import('./mount.js'),
   umount: () => import('./mount.js'),
+  df: () => import('./df.js'),
+  completion: () => import('./completion.js'),
+  version: () => import('./version.js'),
 };
