@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { OcitoolError, withContext } from '../errors.js';
 import { digestOf } from '../oci/digest.js';
 import { walkImage, type IndexNode, type ManifestNode, type Presence, type PresenceTree } from '../oci/graph.js';
-import { isIndexType, MediaType } from '../oci/media-types.js';
+import { MediaType } from '../oci/media-types.js';
 import type { Platform } from '../oci/platform.js';
 import { MAX_JSON_BYTES, type Descriptor } from '../oci/schemas.js';
 import { verifyBuffer, VerifyingStream } from '../oci/verify.js';
@@ -108,46 +108,53 @@ async function readSmall(walk: Walk, desc: Descriptor, kind: string): Promise<Bu
   return raw;
 }
 
+/** What a copied node is in the sink, and the manifests copied under it (for the one-manifest root). */
+interface Copied {
+  descriptor: Descriptor;
+  manifests: Descriptor[];
+}
+
 async function copyRoot(walk: Walk, root: CopyRoot, platforms: Platform[] | 'all'): Promise<Omit<CopyResult, 'names' | 'bytesCopied'>> {
-  const walked = await walkImage<Descriptor>(root.descriptor, {
+  const walked = await walkImage<Copied>(root.descriptor, {
     read: (desc, kind) => readSmall(walk, desc, kind),
     platforms,
     ...(root.present !== undefined ? { presence: root.present } : {}),
     ...(root.label ? { label: root.label } : {}),
     visitManifest: async (node) => {
       await copyManifest(walk, node);
-      return node.descriptor;
+      return { descriptor: node.descriptor, manifests: [node.descriptor] };
     },
     visitIndex: (node) => copyIndex(walk, node),
   });
-  // An index with no children at all is copied as it is; otherwise walkImage found something or threw.
+  // walkImage returns nothing only when nothing was held or matched and it did not throw.
   if (!walked) throw new OcitoolError('PLATFORM', `${root.label ?? `image ${root.descriptor.digest}`}: nothing of it is held by ${walk.source.description}`);
   const keptWhole = walked.presence !== true && walk.sink.partialIndex === 'keep';
-  return { descriptor: walked.result, leftOut: walked.leftOut, ...(keptWhole ? { presentChildren: walked.presence as PresenceTree } : {}) };
+  return { descriptor: walked.result.descriptor, leftOut: walked.leftOut, ...(keptWhole ? { presentChildren: walked.presence as PresenceTree } : {}) };
 }
 
 /**
  * Writes an index after its children. A 'keep' sink gets the original bytes (presence goes in the
  * tag); a 'rewrite' sink gets, at every level copied only in part, a new index listing what was
- * copied (rewritten children under their new digests), or at the root the one manifest chosen
- * (as skopeo and crane write it): never an index naming an absent blob.
+ * copied (rewritten children under their new digests), or, when the root was copied in part and
+ * holds one manifest in all, that manifest (as skopeo and crane write it, and the only form
+ * skopeo reads when the index was nested): never an index naming an absent blob.
  */
-async function copyIndex(walk: Walk, node: IndexNode<Descriptor>): Promise<Descriptor> {
+async function copyIndex(walk: Walk, node: IndexNode<Copied>): Promise<Copied> {
   const { descriptor: desc, raw, index, children } = node;
+  const manifests = children.flatMap((c) => c.result.manifests);
   if (node.whole || walk.sink.partialIndex === 'keep') {
     if (!(await walk.sink.hasBlob(desc, { kind: 'blob' }))) await walk.sink.writeSmallBlob(desc, raw);
     walk.reporter({ type: 'done', id: desc.digest, size: desc.size });
-    return desc;
+    return { descriptor: desc, manifests };
   }
-  const isRoot = node.ancestors.length === 0;
-  if (isRoot && children.length === 1 && !isIndexType(children[0]!.descriptor.mediaType)) return children[0]!.result;
-  const manifests = children.map(({ descriptor: child, result }) => ({ ...child, mediaType: result.mediaType, digest: result.digest, size: result.size }));
+  if (node.ancestors.length === 0 && manifests.length === 1) return { descriptor: manifests[0]!, manifests };
+  const entries = children.map(({ descriptor: child, result }) => ({ ...child, mediaType: result.descriptor.mediaType, digest: result.descriptor.digest, size: result.descriptor.size }));
   const mediaType = index.mediaType ?? desc.mediaType ?? MediaType.ociIndex;
-  const rewritten = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests, ...(index.annotations ? { annotations: index.annotations } : {}) }));
+  const rewritten = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests: entries, ...(index.annotations ? { annotations: index.annotations } : {}) }));
   const newDesc: Descriptor = { mediaType, digest: digestOf(rewritten), size: rewritten.length };
   await walk.sink.writeSmallBlob(newDesc, rewritten);
   walk.reporter({ type: 'message', text: `index ${desc.digest} copied partly: wrote ${newDesc.digest} listing ${children.length} of ${index.manifests.length} entries` });
-  return newDesc;
+  return { descriptor: newDesc, manifests };
 }
 
 async function copyManifest(walk: Walk, node: ManifestNode): Promise<void> {
