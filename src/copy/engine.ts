@@ -1,6 +1,7 @@
 /**
  * The copy engine: the one code path every command takes. It walks an image graph from a source
- * (index → manifests → config and layers), verifies the size and digest of every byte through
+ * through the graph walker (src/oci/graph.ts: index → nested index → manifests → config and
+ * layers, by platform and recorded presence), verifies the size and digest of every byte through
  * VerifyingStream, skips what the sink already holds, copies layers in parallel (largest first),
  * writes blobs before the manifests that name them and manifests before indexes, and commits the
  * sink once at the end; on any error it aborts the sink, which leaves it as it was.

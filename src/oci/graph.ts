@@ -39,6 +39,15 @@ export function mapPresence(tree: PresenceTree, map: (d: Digest) => Digest): Pre
   return Object.fromEntries(Object.entries(tree).map(([d, sub]) => [map(d as Digest), typeof sub === 'object' ? mapPresence(sub, map) : sub]));
 }
 
+/** Both presences together (a second partial pull of the same index adds to the first). */
+export function mergePresence(a: Presence, b: Presence): Presence {
+  if (a === true || b === true) return true;
+  if (a === 'held' || b === 'held') return 'held';
+  const out: Record<string, Presence> = { ...a };
+  for (const [d, sub] of Object.entries(b)) out[d] = out[d] === undefined ? sub : mergePresence(out[d]!, sub);
+  return out;
+}
+
 export type NodeKind = 'index' | 'manifest' | 'config';
 
 /** Returns a document's raw bytes, verified by the caller; `undefined` when the reader does not hold it. */

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mapPresence, presenceOf, walkImage, type WalkOptions } from '../../src/oci/graph.js';
+import { mapPresence, mergePresence, presenceOf, walkImage, type WalkOptions } from '../../src/oci/graph.js';
 import type { Descriptor } from '../../src/oci/schemas.js';
 import type { Digest } from '../../src/oci/digest.js';
 
@@ -88,6 +88,7 @@ test('an old flat presence list: below a listed nested index, what is held count
   assert.deepEqual(w.absent, [`manifest:${amd64.digest}:true`]);
   assert.deepEqual(walked?.presence, { [inner.digest]: { [arm64.digest]: true } });
   assert.equal(presenceOf(undefined), true);
+  assert.deepEqual(mergePresence({ [inner.digest]: { [arm64.digest]: true } }, { [inner.digest]: { [amd64.digest]: true }, [ppc.digest]: true }), { [inner.digest]: { [arm64.digest]: true, [amd64.digest]: true }, [ppc.digest]: true });
   assert.deepEqual(mapPresence({ [inner.digest]: { [arm64.digest]: true } }, (d) => (d === arm64.digest ? amd64.digest : d)), { [inner.digest]: { [amd64.digest]: true } });
 });
 

@@ -144,6 +144,7 @@ describe('partly copied nested indexes', () => {
     await fsckClean(store);
     const inspect = JSON.parse(await okRun(['inspect', ref], store));
     assert.equal(inspect.partial, true);
+    assert.deepEqual(inspect.presentChildren, { [nested.inner]: { [nested.arm64]: true } });
     assert.deepEqual(inspect.manifests.map((m: { digest: string }) => m.digest), [nested.arm64]);
 
     const tarFile = path.join(work, 'nested.tar');
@@ -155,6 +156,22 @@ describe('partly copied nested indexes', () => {
     assert.match(await okRun(['load', '--oci', '-i', tarFile], fresh), new RegExp(nested.arm64));
     await fsckClean(fresh);
 
+  });
+
+  test('save of a nested index held at two levels writes both indexes rewritten; load reads it back whole', async () => {
+    const store = path.join(work, 'store-two');
+    await okRun(['pull', '-q', '--platform', 'linux/arm64', '--platform', 'linux/ppc64le', ref], store);
+    await fsckClean(store);
+    const tarFile = path.join(work, 'two.tar');
+    await okRun(['save', '--oci', ref, '-o', tarFile], store);
+    const root = await savedRoot(tarFile, 'v1');
+    assert.notEqual(root, nested.outer);
+    const fresh = path.join(work, 'fresh-two');
+    assert.match(await okRun(['load', '--oci', '-i', tarFile], fresh), new RegExp(root));
+    await fsckClean(fresh);
+    const loaded = JSON.parse(await okRun(['inspect', ref], fresh));
+    assert.equal(loaded.partial, false, 'the rewritten indexes name only what was saved');
+    assert.deepEqual(loaded.manifests.map((m: { digest: string }) => m.digest).sort(), [nested.arm64, nested.ppc64le].sort());
   });
 
   test('a tag file in the old flat format naming a partly held inner index is read: fsck, gc and save work', async () => {
