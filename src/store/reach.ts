@@ -6,6 +6,7 @@ import { readlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Digest } from '../oci/digest.js';
 import { OcitoolError } from '../errors.js';
+import { isEnoent } from '../util/fs.js';
 import { presenceOf, walkImage } from '../oci/graph.js';
 import type { Descriptor } from '../oci/schemas.js';
 import type { ObjectId } from '../verity/fsverity.js';
@@ -26,16 +27,19 @@ export interface Reach {
   problems: Problem[];
 }
 
-/** The object a blob or layer link points to. */
+/** The object a blob or layer link points to; undefined when there is no link (or not a link) there. */
 export async function linkedObject(linkPath: string): Promise<ObjectId | undefined> {
+  let target: string;
   try {
-    const target = await readlink(linkPath);
-    const parts = target.split(path.sep);
-    const n = parts.length;
-    return `${parts[n - 2]}${parts[n - 1]}` as ObjectId;
-  } catch {
-    return undefined;
+    target = await readlink(linkPath);
+  } catch (err) {
+    // ENOENT: no link; EINVAL: a file that is not a link. Both are a missing link to the caller.
+    if (isEnoent(err) || (err as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
+    throw new OcitoolError('STORE', `store link ${linkPath}: ${(err as Error).message}`, { cause: err });
   }
+  const parts = target.split(path.sep);
+  const n = parts.length;
+  return `${parts[n - 2]}${parts[n - 1]}` as ObjectId;
 }
 
 /**
