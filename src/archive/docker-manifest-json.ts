@@ -6,20 +6,19 @@
  */
 import { digestAlgorithm, digestHex } from '../oci/digest.js';
 import { familiarName, parseReference } from '../oci/reference.js';
-import { parseImageDocument, type Descriptor } from '../oci/schemas.js';
+import { walkImage, type ManifestNode } from '../oci/graph.js';
+import type { Descriptor } from '../oci/schemas.js';
 import type { SinkRoot } from '../copy/transport.js';
 
 const blobPath = (d: Descriptor) => `blobs/${digestAlgorithm(d.digest)}/${digestHex(d.digest)}`;
 
 /** Builds manifest.json; `read` returns a small blob the sink holds (throws if absent). */
-export function dockerManifestJson(roots: SinkRoot[], imageNames: Map<string, string>, read: (d: Descriptor) => Buffer): Buffer {
+export async function dockerManifestJson(roots: SinkRoot[], imageNames: Map<string, string>, read: (d: Descriptor) => Buffer): Promise<Buffer> {
   const entries = new Map<string, { Config: string; RepoTags: string[]; Layers: string[] }>();
   for (const root of roots) {
-    const manifestDesc = firstManifest(root.descriptor, read);
-    if (!manifestDesc) continue;
-    const doc = parseImageDocument(read(manifestDesc), manifestDesc.mediaType, manifestDesc.digest);
-    if (doc.kind !== 'manifest') continue;
-    const entry = entries.get(manifestDesc.digest) ?? { Config: blobPath(doc.manifest.config), RepoTags: [], Layers: doc.manifest.layers.map(blobPath) };
+    const first = await firstManifest(root.descriptor, read);
+    if (!first) continue;
+    const entry = entries.get(first.descriptor.digest) ?? { Config: blobPath(first.manifest.config), RepoTags: [], Layers: first.manifest.layers.map(blobPath) };
     for (const ref of root.names) {
       const name = imageNames.get(ref);
       if (name) {
@@ -27,24 +26,21 @@ export function dockerManifestJson(roots: SinkRoot[], imageNames: Map<string, st
         if (!entry.RepoTags.includes(familiar)) entry.RepoTags.push(familiar);
       }
     }
-    entries.set(manifestDesc.digest, entry);
+    entries.set(first.descriptor.digest, entry);
   }
   return Buffer.from(JSON.stringify([...entries.values()]));
 }
 
-function firstManifest(desc: Descriptor, read: (d: Descriptor) => Buffer): Descriptor | undefined {
-  let current: Descriptor | undefined = desc;
-  for (let depth = 0; current && depth < 8; depth++) {
-    const doc = parseImageDocument(read(current), current.mediaType, current.digest);
-    if (doc.kind === 'manifest') return current;
-    current = doc.index.manifests.find((child) => {
-      try {
-        read(child);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-  }
-  return undefined;
+/** The first manifest under a root, depth first, through the graph walker (the sink wrote every child it lists). */
+async function firstManifest(root: Descriptor, read: (d: Descriptor) => Buffer): Promise<ManifestNode | undefined> {
+  let first: ManifestNode | undefined;
+  await walkImage<void>(root, {
+    read: async (desc) => (first ? undefined : read(desc)),
+    config: 'never',
+    visitIndex: async () => {},
+    visitManifest: async (node) => {
+      first ??= node;
+    },
+  });
+  return first;
 }

@@ -17,7 +17,8 @@ import { OcitoolError, withContext } from '../errors.js';
 import type { BlobInfo, ImageSink, ImageSource, SinkRoot } from '../copy/transport.js';
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
 import { isIndexType } from '../oci/media-types.js';
-import { parseImageDocument, type Descriptor } from '../oci/schemas.js';
+import type { Descriptor } from '../oci/schemas.js';
+import { walkImage } from '../oci/graph.js';
 import { VerifyingStream } from '../oci/verify.js';
 import { dockerManifestJson } from './docker-manifest-json.js';
 import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME } from '../oci/annotations.js';
@@ -87,14 +88,14 @@ export class LayoutTarSink implements ImageSink {
   }
 
   async commit(roots: SinkRoot[]): Promise<void> {
-    const blobs = this.reachableBlobs(roots);
+    const blobs = await this.reachableBlobs(roots);
     const index = this.indexJson(roots);
     const entries: { name: string; desc?: Descriptor; raw?: Buffer }[] = [];
     for (const desc of blobs.values()) entries.push({ name: `blobs/${digestAlgorithm(desc.digest)}/${digestHex(desc.digest)}`, desc });
     entries.push({ name: 'index.json', raw: index });
     entries.push({ name: 'oci-layout', raw: OCI_LAYOUT });
     if (this.options.dockerManifest !== false) {
-      entries.push({ name: 'manifest.json', raw: dockerManifestJson(roots, this.imageNames, (d) => this.smallBlob(d)) });
+      entries.push({ name: 'manifest.json', raw: await dockerManifestJson(roots, this.imageNames, (d) => this.smallBlob(d)) });
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const dirs = [...new Set(blobs.size ? ['blobs/', ...[...blobs.values()].map((d) => `blobs/${digestAlgorithm(d.digest)}/`)] : [])].sort();
@@ -146,23 +147,26 @@ export class LayoutTarSink implements ImageSink {
     return held.raw;
   }
 
-  /** Every blob under the roots, from the manifests and indexes the engine wrote. */
-  private reachableBlobs(roots: SinkRoot[]): Map<string, Descriptor> {
+  /**
+   * Every blob under the roots, from the manifests and indexes the engine wrote (the graph
+   * walker; every child a written index lists was written too, so a missing one is an error).
+   */
+  private async reachableBlobs(roots: SinkRoot[]): Promise<Map<string, Descriptor>> {
     const out = new Map<string, Descriptor>();
-    const visit = (desc: Descriptor, depth: number): void => {
-      if (out.has(desc.digest)) return;
-      out.set(desc.digest, desc);
-      const raw = this.smallBlob(desc);
-      const doc = parseImageDocument(raw, desc.mediaType, `${desc.digest}`);
-      if (doc.kind === 'index') {
-        if (depth > 8) throw new OcitoolError('LAYOUT_INVALID', `indexes nested too deep at ${desc.digest}`);
-        for (const child of doc.index.manifests) if (this.held.has(child.digest)) visit(child, depth + 1);
-        return;
-      }
-      out.set(doc.manifest.config.digest, doc.manifest.config);
-      for (const layer of doc.manifest.layers) out.set(layer.digest, layer);
-    };
-    for (const root of roots) visit(root.descriptor, 0);
+    for (const root of roots) {
+      await walkImage<void>(root.descriptor, {
+        read: async (desc) => (out.has(desc.digest) ? undefined : this.smallBlob(desc)),
+        config: 'never',
+        visitIndex: async (node) => {
+          out.set(node.descriptor.digest, node.descriptor);
+        },
+        visitManifest: async ({ descriptor, manifest }) => {
+          out.set(descriptor.digest, descriptor);
+          out.set(manifest.config.digest, manifest.config);
+          for (const layer of manifest.layers) out.set(layer.digest, layer);
+        },
+      });
+    }
     return out;
   }
 

@@ -19,6 +19,7 @@ import { OcitoolError } from '../errors.js';
 import type { BlobInfo, ImageSink, SinkRoot } from '../copy/transport.js';
 import { createCompressor, createDecompressor, type CompressOptions } from '../compress/index.js';
 import { digestOf, type Digest } from '../oci/digest.js';
+import { mapPresence } from '../oci/graph.js';
 import { layerCompression, ociLayerType, type Compression } from '../oci/media-types.js';
 import { parseImageDocument, type Descriptor } from '../oci/schemas.js';
 import { VerifyingStream } from '../oci/verify.js';
@@ -101,7 +102,7 @@ export class RecompressSink implements ImageSink {
     await this.inner.commit(roots.map((root) => ({
       ...root,
       descriptor: this.mapDescriptor(root.descriptor),
-      ...(root.presentChildren ? { presentChildren: root.presentChildren.map((d) => (this.mapped.get(d)?.digest ?? d) as Digest) } : {}),
+      ...(root.presentChildren ? { presentChildren: mapPresence(root.presentChildren, (d) => this.mapped.get(d)?.digest ?? d) } : {}),
     })));
     await this.cleanup();
   }

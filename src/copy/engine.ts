@@ -1,6 +1,7 @@
 /**
  * The copy engine: the one code path every command takes. It walks an image graph from a source
- * (index → manifests → config and layers), verifies the size and digest of every byte through
+ * through the graph walker (src/oci/graph.ts: index → nested index → manifests → config and
+ * layers, by platform and recorded presence), verifies the size and digest of every byte through
  * VerifyingStream, skips what the sink already holds, copies layers in parallel (largest first),
  * writes blobs before the manifests that name them and manifests before indexes, and commits the
  * sink once at the end; on any error it aborts the sink, which leaves it as it was.
@@ -8,22 +9,27 @@
 import pLimit from 'p-limit';
 import type { Readable } from 'node:stream';
 import { OcitoolError, withContext } from '../errors.js';
-import { digestOf, type Digest } from '../oci/digest.js';
-import { isIndexType, isTarLayerType, MediaType } from '../oci/media-types.js';
-import { formatPlatform, platformMatches, type Platform } from '../oci/platform.js';
-import { ImageConfigSchema, MAX_JSON_BYTES, parseImageDocument, parseJson, type Descriptor, type Index, type Manifest } from '../oci/schemas.js';
+import { digestOf } from '../oci/digest.js';
+import { walkImage, type IndexNode, type ManifestNode, type Presence, type PresenceTree } from '../oci/graph.js';
+import { MediaType } from '../oci/media-types.js';
+import type { Platform } from '../oci/platform.js';
+import { MAX_JSON_BYTES, type Descriptor } from '../oci/schemas.js';
 import { verifyBuffer, VerifyingStream } from '../oci/verify.js';
 import { silentReporter, type Reporter } from './progress.js';
 import type { BlobInfo, ImageSink, ImageSource } from './transport.js';
 
 /** Layers copied at once unless the caller says otherwise (crane and skopeo use similar numbers). */
 export const DEFAULT_CONCURRENCY = 4;
-/** Nested indexes deeper than this are refused (a cycle or an attack). */
-const MAX_INDEX_DEPTH = 8;
 
 export interface CopyRoot {
   descriptor: Descriptor;
   names: string[];
+  /** This root's platform filter, instead of CopyOptions.platforms (save filters per image). */
+  platforms?: Platform[] | 'all';
+  /** What of the root the source holds (a partly pulled store tag): only that is read. */
+  present?: Presence;
+  /** How messages name the root ("image docker.io/library/x:1"). */
+  label?: string;
 }
 
 export interface CopyOptions {
@@ -37,9 +43,9 @@ export interface CopyResult {
   /** The root as the sink holds it: the original, the one selected manifest, or a rewritten index. */
   descriptor: Descriptor;
   names: string[];
-  /** For an index kept whole by a 'keep' sink: the children that were copied. */
-  presentChildren?: Digest[];
-  /** Index children that were not copied (other platforms). */
+  /** For an index kept whole by a 'keep' sink of which only part was copied: the tree of what was. */
+  presentChildren?: PresenceTree;
+  /** Index children that were not copied (other platforms, or not held by the source). */
   leftOut: Descriptor[];
   /** Bytes actually moved (blobs the sink lacked). */
   bytesCopied: number;
@@ -48,7 +54,6 @@ export interface CopyResult {
 interface Walk {
   source: ImageSource;
   sink: ImageSink;
-  platforms: Platform[] | 'all';
   reporter: Reporter;
   limit: ReturnType<typeof pLimit>;
   bytesCopied: number;
@@ -61,7 +66,6 @@ export async function copyImages(source: ImageSource, sink: ImageSink, roots: Co
   const walk: Walk = {
     source,
     sink,
-    platforms: options.platforms ?? 'all',
     reporter: options.reporter ?? silentReporter,
     limit: pLimit({ concurrency: options.concurrency ?? DEFAULT_CONCURRENCY, rejectOnClear: true }),
     bytesCopied: 0,
@@ -71,13 +75,13 @@ export async function copyImages(source: ImageSource, sink: ImageSink, roots: Co
   try {
     for (const root of roots) {
       const before = walk.bytesCopied;
-      const copied = await copyNode(walk, root.descriptor, [], true);
+      const copied = await copyRoot(walk, root, root.platforms ?? options.platforms ?? 'all');
       results.push({ ...copied, names: root.names, bytesCopied: walk.bytesCopied - before });
     }
     await sink.commit(results.map((r) => ({ descriptor: r.descriptor, names: r.names, ...(r.presentChildren ? { presentChildren: r.presentChildren } : {}) })));
     return results;
   } catch (err) {
-    await sink.abort().catch(() => {});
+    await sink.abort().catch(() => {}); // the copy's own error is the one to report; abort only tidies
     throw err;
   }
 }
@@ -105,88 +109,64 @@ async function readSmall(walk: Walk, desc: Descriptor, kind: string): Promise<Bu
   return raw;
 }
 
-async function copyNode(walk: Walk, desc: Descriptor, ancestors: Digest[], isRoot: boolean): Promise<Omit<CopyResult, 'names' | 'bytesCopied'>> {
-  if (ancestors.includes(desc.digest)) {
-    throw new OcitoolError('LAYOUT_INVALID', `index ${ancestors[ancestors.length - 1]} names itself (directly or through ${desc.digest})`);
-  }
-  if (ancestors.length > MAX_INDEX_DEPTH) throw new OcitoolError('LAYOUT_INVALID', `indexes nested deeper than ${MAX_INDEX_DEPTH} at ${desc.digest}`);
-  const kind = isIndexType(desc.mediaType) ? 'index' : 'manifest';
-  const raw = await readSmall(walk, desc, kind);
-  const doc = parseImageDocument(raw, desc.mediaType, `${kind} ${desc.digest}`);
-  if (doc.kind === 'manifest') {
-    await copyManifest(walk, desc, raw, doc.manifest);
-    return { descriptor: desc, leftOut: [] };
-  }
-  return copyIndex(walk, desc, raw, doc.index, [...ancestors, desc.digest], isRoot);
+/** What a copied node is in the sink, and the manifests copied under it (for the one-manifest root). */
+interface Copied {
+  descriptor: Descriptor;
+  manifests: Descriptor[];
 }
 
-function selectChildren(index: Index, platforms: Platform[] | 'all'): { chosen: Descriptor[]; leftOut: Descriptor[] } {
-  if (platforms === 'all') return { chosen: index.manifests, leftOut: [] };
-  const chosen: Descriptor[] = [];
-  const leftOut: Descriptor[] = [];
-  for (const child of index.manifests) {
-    const nested = isIndexType(child.mediaType);
-    const match = nested || (child.platform !== undefined && platforms.some((p) => platformMatches(child.platform!, p)));
-    (match ? chosen : leftOut).push(child);
-  }
-  return { chosen, leftOut };
+async function copyRoot(walk: Walk, root: CopyRoot, platforms: Platform[] | 'all'): Promise<Omit<CopyResult, 'names' | 'bytesCopied'>> {
+  const walked = await walkImage<Copied>(root.descriptor, {
+    read: (desc, kind) => readSmall(walk, desc, kind),
+    platforms,
+    ...(root.present !== undefined ? { presence: root.present } : {}),
+    ...(root.label ? { label: root.label } : {}),
+    visitManifest: async (node) => {
+      await copyManifest(walk, node);
+      return { descriptor: node.descriptor, manifests: [node.descriptor] };
+    },
+    visitIndex: (node) => copyIndex(walk, node),
+  });
+  // walkImage returns nothing only when nothing was held or matched and it did not throw.
+  if (!walked) throw new OcitoolError('PLATFORM', `${root.label ?? `image ${root.descriptor.digest}`}: nothing of it is held by ${walk.source.description}`);
+  const keptWhole = walked.presence !== true && walk.sink.partialIndex === 'keep';
+  return { descriptor: walked.result.descriptor, leftOut: walked.leftOut, ...(keptWhole ? { presentChildren: walked.presence as PresenceTree } : {}) };
 }
 
-async function copyIndex(walk: Walk, desc: Descriptor, raw: Buffer, index: Index, ancestors: Digest[], isRoot: boolean): Promise<Omit<CopyResult, 'names' | 'bytesCopied'>> {
-  for (const child of index.manifests) {
-    if (child.digest === desc.digest) throw new OcitoolError('LAYOUT_INVALID', `index ${desc.digest} names itself`);
-  }
-  const { chosen, leftOut } = selectChildren(index, walk.platforms);
-  const copied: Descriptor[] = [];
-  for (const child of chosen) {
-    const result = await copyNode(walk, child, ancestors, false);
-    copied.push(child);
-    leftOut.push(...result.leftOut);
-  }
-  const wanted = walk.platforms === 'all' ? 'all' : walk.platforms.map(formatPlatform).join(', ');
-  if (copied.length === 0 && index.manifests.length > 0) {
-    const available = index.manifests.map((m) => formatPlatform(m.platform)).join(', ');
-    throw new OcitoolError('PLATFORM', `index ${desc.digest} has no manifest for ${wanted} (it has: ${available})`);
-  }
-  const whole = leftOut.length === 0;
-  if (whole || walk.sink.partialIndex === 'keep') {
+/**
+ * Writes an index after its children. A 'keep' sink gets the original bytes (presence goes in the
+ * tag); a 'rewrite' sink gets, at every level copied only in part, a new index listing what was
+ * copied (rewritten children under their new digests), or, when the root was copied in part and
+ * holds one manifest in all, that manifest (as skopeo and crane write it, and the only form
+ * skopeo reads when the index was nested): never an index naming an absent blob.
+ */
+async function copyIndex(walk: Walk, node: IndexNode<Copied>): Promise<Copied> {
+  const { descriptor: desc, raw, index, children } = node;
+  const manifests = children.flatMap((c) => c.result.manifests);
+  if (node.whole || walk.sink.partialIndex === 'keep') {
     if (!(await walk.sink.hasBlob(desc, { kind: 'blob' }))) await walk.sink.writeSmallBlob(desc, raw);
     walk.reporter({ type: 'done', id: desc.digest, size: desc.size });
-    return { descriptor: desc, leftOut, ...(whole ? {} : { presentChildren: copied.map((c) => c.digest) }) };
+    return { descriptor: desc, manifests };
   }
-  // A sink that cannot hold a partial index gets the one manifest chosen (as skopeo and crane
-  // write it) or a new index listing only what was copied: never an index naming absent blobs.
-  if (isRoot && copied.length === 1 && !isIndexType(copied[0]!.mediaType)) return { descriptor: copied[0]!, leftOut };
-  const rewritten = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: index.mediaType ?? MediaType.ociIndex, manifests: copied, ...(index.annotations ? { annotations: index.annotations } : {}) }));
-  const newDesc: Descriptor = { mediaType: index.mediaType ?? MediaType.ociIndex, digest: digestOf(rewritten), size: rewritten.length };
+  if (node.ancestors.length === 0 && manifests.length === 1) return { descriptor: manifests[0]!, manifests };
+  const entries = children.map(({ descriptor: child, result }) => ({ ...child, mediaType: result.descriptor.mediaType, digest: result.descriptor.digest, size: result.descriptor.size }));
+  const mediaType = index.mediaType ?? desc.mediaType ?? MediaType.ociIndex;
+  const rewritten = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, manifests: entries, ...(index.annotations ? { annotations: index.annotations } : {}) }));
+  const newDesc: Descriptor = { mediaType, digest: digestOf(rewritten), size: rewritten.length };
   await walk.sink.writeSmallBlob(newDesc, rewritten);
-  walk.reporter({ type: 'message', text: `index ${desc.digest} copied partly: wrote ${newDesc.digest} listing ${copied.length} of ${index.manifests.length} manifests` });
-  return { descriptor: newDesc, leftOut };
+  walk.reporter({ type: 'message', text: `index ${desc.digest} copied partly: wrote ${newDesc.digest} listing ${children.length} of ${index.manifests.length} entries` });
+  return { descriptor: newDesc, manifests };
 }
 
-async function copyManifest(walk: Walk, desc: Descriptor, raw: Buffer, manifest: Manifest): Promise<void> {
+async function copyManifest(walk: Walk, node: ManifestNode): Promise<void> {
   const { sink, reporter } = walk;
-  if (manifest.config.digest === desc.digest) throw new OcitoolError('LAYOUT_INVALID', `manifest ${desc.digest} names itself as its config`);
-  const configRaw = await readSmall(walk, manifest.config, 'config');
-  const isImage = manifest.config.mediaType === MediaType.ociConfig || manifest.config.mediaType === MediaType.dockerConfig;
-  const diffIds = isImage ? parseJson(configRaw, ImageConfigSchema, `config ${manifest.config.digest}`).rootfs.diff_ids : [];
-  if (isImage) {
-    // An image's layers must be tars we can read (plain, gzip, zstd; OCI or Docker types).
-    const unknown = manifest.layers.find((l) => !isTarLayerType(l.mediaType));
-    if (unknown) throw new OcitoolError('MEDIA_TYPE', `manifest ${desc.digest}: layer ${unknown.digest} has unsupported media type ${unknown.mediaType}`);
-  }
-  const tarLayers = manifest.layers.filter((l) => isTarLayerType(l.mediaType));
-  if (isImage && tarLayers.length !== diffIds.length) {
-    throw new OcitoolError('LAYOUT_INVALID', `manifest ${desc.digest}: ${tarLayers.length} layers but the config lists ${diffIds.length} diff_ids`);
-  }
-  const jobs: Array<{ layer: Descriptor; info: BlobInfo }> = [];
-  let tarIndex = 0;
-  for (const layer of manifest.layers) {
-    const info: BlobInfo = isTarLayerType(layer.mediaType) ? { kind: 'layer', ...(isImage ? { diffId: diffIds[tarIndex++]! } : {}) } : { kind: 'blob' };
-    jobs.push({ layer, info });
-  }
+  const { descriptor: desc, raw, manifest } = node;
+  const jobs = node.layers.map(({ descriptor: layer, tar, diffId }) => ({
+    layer,
+    info: (tar ? { kind: 'layer', ...(diffId ? { diffId } : {}) } : { kind: 'blob' }) as BlobInfo,
+  }));
   // The config is a blob like the layers: stored first, so an interrupted copy keeps it too.
-  if (!(await sink.hasBlob(manifest.config, { kind: 'blob' }))) await sink.writeSmallBlob(manifest.config, configRaw);
+  if (!(await sink.hasBlob(manifest.config, { kind: 'blob' }))) await sink.writeSmallBlob(manifest.config, node.configRaw!);
   jobs.sort((a, b) => b.layer.size - a.layer.size);
   await settleAll(walk, jobs.map(({ layer, info }) => copyBlobOnce(walk, layer, info)));
   if (!(await sink.hasBlob(desc, { kind: 'blob' }))) await sink.writeSmallBlob(desc, raw);

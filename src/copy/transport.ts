@@ -8,6 +8,7 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/schemas.js';
 import type { Digest } from '../oci/digest.js';
+import type { PresenceTree } from '../oci/graph.js';
 
 export interface ImageSource {
   /** Credential-free description for messages: "oci layout ./debian", "registry localhost:5000". */
@@ -66,6 +67,6 @@ export interface SinkRoot {
   descriptor: Descriptor;
   /** Full image names (store tags) or layout refs, as the sink understands them. */
   names: string[];
-  /** For 'keep' sinks: digests of the index's children that were copied. */
-  presentChildren?: Digest[];
+  /** For 'keep' sinks, when the index was copied in part: which children (and grandchildren) were. */
+  presentChildren?: PresenceTree;
 }

@@ -4,12 +4,12 @@
  * platform. Exactly one manifest must remain.
  */
 import { OcitoolError } from '../errors.js';
+import { walkImage } from '../oci/graph.js';
 import { isIndexType, isManifestType } from '../oci/media-types.js';
 import { formatPlatform, platformMatches, type Platform } from '../oci/platform.js';
-import { ImageConfigSchema, IndexSchema, ManifestSchema, parseJson, type Descriptor } from '../oci/schemas.js';
+import type { Descriptor } from '../oci/schemas.js';
 import { verifyBuffer } from '../oci/verify.js';
 import type { LayoutSource } from './source.js';
-
 
 export interface LayoutCandidate {
   descriptor: Descriptor;
@@ -18,33 +18,28 @@ export interface LayoutCandidate {
   entry: Descriptor;
 }
 
-/** Every manifest reachable from the given entries, with its platform. */
+/** Every manifest reachable from the given entries (through nested indexes), with its platform. */
 export async function listManifests(layout: LayoutSource, entries: Descriptor[]): Promise<LayoutCandidate[]> {
   const out: LayoutCandidate[] = [];
-  const visit = async (desc: Descriptor, entry: Descriptor, depth: number, seen: string[]): Promise<void> => {
-    if (seen.includes(desc.digest) || depth > 8) throw new OcitoolError('LAYOUT_INVALID', `${layout.tree.description}: index ${desc.digest} names itself`);
-    if (isIndexType(desc.mediaType)) {
-      const raw = await layout.readBlob(desc);
-      verifyBuffer(raw, desc, `index ${desc.digest} in ${layout.description}`);
-      const index = parseJson(raw, IndexSchema, `index ${desc.digest}`);
-      for (const child of index.manifests) await visit(child, entry, depth + 1, [...seen, desc.digest]);
-    } else if (isManifestType(desc.mediaType)) {
-      out.push({ descriptor: desc, platform: desc.platform ?? (await platformFromConfig(layout, desc)), entry });
-    }
-  };
-  for (const entry of entries) await visit(entry, entry, 0, []);
+  for (const entry of entries) {
+    if (!isIndexType(entry.mediaType) && !isManifestType(entry.mediaType)) continue;
+    await walkImage<void>(entry, {
+      read: async (desc, kind) => {
+        const raw = await layout.readBlob(desc);
+        verifyBuffer(raw, desc, `${kind} ${desc.digest} in ${layout.description}`);
+        return raw;
+      },
+      // The platform is the descriptor's; a config is read only for a manifest named without one.
+      config: 'platform',
+      visitIndex: async () => {},
+      visitManifest: async (node) => {
+        out.push({ descriptor: node.descriptor, platform: node.platform, entry });
+      },
+    }).catch((err: unknown) => {
+      throw err instanceof OcitoolError && err.code === 'LAYOUT_INVALID' ? new OcitoolError('LAYOUT_INVALID', `${layout.tree.description}: ${err.message}`) : err;
+    });
+  }
   return out;
-}
-
-async function platformFromConfig(layout: LayoutSource, desc: Descriptor): Promise<Platform | undefined> {
-  const raw = await layout.readBlob(desc);
-  verifyBuffer(raw, desc, `manifest ${desc.digest} in ${layout.description}`);
-  const manifest = parseJson(raw, ManifestSchema, `manifest ${desc.digest}`);
-  const configRaw = await layout.readBlob(manifest.config);
-  verifyBuffer(configRaw, manifest.config, `config ${manifest.config.digest} in ${layout.description}`);
-  const config = parseJson(configRaw, ImageConfigSchema, `config ${manifest.config.digest}`);
-  if (!config.os || !config.architecture) return undefined;
-  return { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
 }
 
 /** Picks the one manifest to import; several without a platform, or none, is an error. */

@@ -1,7 +1,7 @@
 /** Summaries of a stored image: platforms present, total size, and its manifests and configs. */
-import { isIndexType } from '../oci/media-types.js';
+import { presenceOf, walkImage } from '../oci/graph.js';
 import { hostPlatform, platformMatches, type Platform } from '../oci/platform.js';
-import { ImageConfigSchema, IndexSchema, ManifestSchema, parseJson, type Descriptor, type Manifest } from '../oci/schemas.js';
+import type { Descriptor, Manifest } from '../oci/schemas.js';
 import type { Store } from './store.js';
 import type { TagRecord } from './tags.js';
 
@@ -20,39 +20,24 @@ export interface ImageSummary {
   partial: boolean;
 }
 
-/** The manifests a tag reaches in the store, with their platforms. */
+/** The manifests a tag reaches in the store (what its presence records and the store holds), with their platforms. */
 export async function describeImage(store: Store, tag: TagRecord): Promise<ImageSummary> {
   const manifests: StoredManifest[] = [];
   let size = 0;
-  let partial = false;
-  const visit = async (desc: Descriptor, present?: string[]): Promise<void> => {
-    size += desc.size;
-    const raw = await store.readBlob(desc.digest);
-    if (isIndexType(desc.mediaType)) {
-      const index = parseJson(raw, IndexSchema, `index ${desc.digest}`);
-      for (const child of index.manifests) {
-        if (present && !present.includes(child.digest)) {
-          partial = true;
-          continue;
-        }
-        if (!(await store.hasBlob(child.digest))) {
-          partial = true;
-          continue;
-        }
-        await visit(child);
-      }
-      return;
-    }
-    const manifest = parseJson(raw, ManifestSchema, `manifest ${desc.digest}`);
-    size += manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0);
-    let platform = desc.platform;
-    if (!platform) {
-      const config = await store.readBlob(manifest.config.digest).then((r) => parseJson(r, ImageConfigSchema, `config ${manifest.config.digest}`)).catch(() => undefined);
-      if (config?.os && config.architecture) platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
-    }
-    manifests.push({ descriptor: desc, manifest, platform });
-  };
-  await visit(tag.descriptor, tag.presentChildren);
+  const walked = await walkImage<void>(tag.descriptor, {
+    read: async (desc) => ((await store.hasBlob(desc.digest)) ? store.readBlob(desc.digest) : undefined),
+    presence: presenceOf(tag.presentChildren),
+    config: 'platform',
+    visitIndex: async (node) => {
+      size += node.descriptor.size;
+    },
+    visitManifest: async (node) => {
+      const { descriptor, manifest, platform } = node;
+      size += descriptor.size + manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0);
+      manifests.push({ descriptor, manifest, platform });
+    },
+  });
+  const partial = walked === undefined || walked.presence !== true;
   return { platforms: manifests.flatMap((m) => (m.platform ? [m.platform] : [])), size, manifests, partial };
 }
 

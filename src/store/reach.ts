@@ -5,8 +5,10 @@
 import { readlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Digest } from '../oci/digest.js';
-import { isIndexType, isManifestType, isTarLayerType, MediaType } from '../oci/media-types.js';
-import { ImageConfigSchema, IndexSchema, ManifestSchema, parseJson, type Descriptor } from '../oci/schemas.js';
+import { OcitoolError } from '../errors.js';
+import { isEnoent } from '../util/fs.js';
+import { presenceOf, walkImage } from '../oci/graph.js';
+import type { Descriptor } from '../oci/schemas.js';
 import type { ObjectId } from '../verity/fsverity.js';
 import { readSplitRecords } from './split-stream.js';
 import type { Store } from './store.js';
@@ -25,57 +27,39 @@ export interface Reach {
   problems: Problem[];
 }
 
-/** The object a blob or layer link points to. */
+/** The object a blob or layer link points to; undefined when there is no link (or not a link) there. */
 export async function linkedObject(linkPath: string): Promise<ObjectId | undefined> {
+  let target: string;
   try {
-    const target = await readlink(linkPath);
-    const parts = target.split(path.sep);
-    const n = parts.length;
-    return `${parts[n - 2]}${parts[n - 1]}` as ObjectId;
-  } catch {
-    return undefined;
+    target = await readlink(linkPath);
+  } catch (err) {
+    // ENOENT: no link; EINVAL: a file that is not a link. Both are a missing link to the caller.
+    if (isEnoent(err) || (err as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
+    throw new OcitoolError('STORE', `store link ${linkPath}: ${(err as Error).message}`, { cause: err });
   }
+  const parts = target.split(path.sep);
+  const n = parts.length;
+  return `${parts[n - 2]}${parts[n - 1]}` as ObjectId;
 }
 
+/**
+ * Walks every tag through the graph walker (src/oci/graph.ts), following only what the tag records
+ * as present. A blob a tag should reach but the store lacks is a problem; a missing manifest,
+ * index or config also makes the image unreadable ('corrupt-image': what it names cannot be
+ * known), so gc removes nothing.
+ */
 export async function computeReach(store: Store): Promise<Reach> {
   const reach: Reach = { blobs: new Set(), layers: new Set(), objects: new Set(), problems: [] };
-  const seen = new Set<string>();
-  const addBlob = async (desc: Descriptor): Promise<boolean> => {
-    reach.blobs.add(desc.digest);
-    const id = await linkedObject(store.paths.blob(desc.digest));
-    if (!id || !(await store.hasBlob(desc.digest))) {
-      reach.problems.push({ kind: 'missing-blob', object: desc.digest, message: `blob ${desc.digest} (${desc.mediaType}) is missing` });
-      return false;
-    }
+  /** Adds a blob and its object; false when the store lacks it. */
+  const addBlob = async (digest: Digest): Promise<boolean> => {
+    reach.blobs.add(digest);
+    const id = await linkedObject(store.paths.blob(digest));
+    if (!id || !(await store.hasBlob(digest))) return false;
     reach.objects.add(id);
     return true;
   };
-  const visit = async (desc: Descriptor, present?: Digest[]): Promise<void> => {
-    if (seen.has(desc.digest)) return;
-    seen.add(desc.digest);
-    if (!(await addBlob(desc))) return;
-    const raw = await store.readBlob(desc.digest);
-    if (isIndexType(desc.mediaType)) {
-      const index = parseJson(raw, IndexSchema, `index ${desc.digest}`);
-      for (const child of index.manifests) {
-        if (present && !present.includes(child.digest)) continue;
-        await visit(child);
-      }
-      return;
-    }
-    if (!isManifestType(desc.mediaType)) return;
-    const manifest = parseJson(raw, ManifestSchema, `manifest ${desc.digest}`);
-    if (!(await addBlob(manifest.config))) return;
-    const isImage = manifest.config.mediaType === MediaType.ociConfig || manifest.config.mediaType === MediaType.dockerConfig;
-    const diffIds = isImage ? parseJson(await store.readBlob(manifest.config.digest), ImageConfigSchema, `config ${manifest.config.digest}`).rootfs.diff_ids : [];
-    let i = 0;
-    for (const layer of manifest.layers) {
-      await addBlob(layer);
-      if (!isTarLayerType(layer.mediaType) || !isImage) continue;
-      const diffId = diffIds[i++];
-      if (diffId) await addLayer(diffId);
-    }
-  };
+  const missing = (desc: Descriptor) =>
+    reach.problems.push({ kind: 'missing-blob', object: desc.digest, message: `blob ${desc.digest} (${desc.mediaType}) is missing` });
   const addLayer = async (diffId: Digest): Promise<void> => {
     if (reach.layers.has(diffId)) return;
     reach.layers.add(diffId);
@@ -89,12 +73,40 @@ export async function computeReach(store: Store): Promise<Reach> {
       if (record.type === 'object') reach.objects.add(record.id);
     }
   };
+  const visited = new Set<string>();
   for (const tag of await store.listTags()) {
     try {
-      await visit(tag.descriptor, tag.presentChildren);
+      let unreadable: string | undefined;
+      await walkImage<void>(tag.descriptor, {
+        read: async (desc) => ((await addBlob(desc.digest)) ? store.readBlob(desc.digest) : undefined),
+        presence: presenceOf(tag.presentChildren),
+        config: 'always',
+        absent: (desc, kind, expected) => {
+          // Under an old flat presence list, a nested index's children are present if held.
+          if (expected) {
+            reach.blobs.delete(desc.digest);
+            return;
+          }
+          missing(desc);
+          unreadable ??= `${kind} ${desc.digest}`;
+        },
+        visitIndex: async () => {},
+        visitManifest: async (node) => {
+          if (visited.has(node.descriptor.digest)) return;
+          visited.add(node.descriptor.digest);
+          for (const layer of node.layers) {
+            if (!(await addBlob(layer.descriptor.digest))) missing(layer.descriptor);
+            if (layer.diffId) await addLayer(layer.diffId);
+          }
+        },
+      });
+      // What a missing document names is unknown: gc must not take it for unreachable.
+      if (unreadable) throw new OcitoolError('BLOB_MISSING', `${unreadable} is missing, so what it names cannot be known`);
     } catch (err) {
       reach.problems.push({ kind: 'corrupt-image', object: tag.name, message: `image ${tag.name}: ${(err as Error).message}` });
     }
   }
+  const seen = new Set<string>();
+  reach.problems = reach.problems.filter((p) => !seen.has(`${p.kind} ${p.object}`) && !!seen.add(`${p.kind} ${p.object}`));
   return reach;
 }

@@ -4,16 +4,32 @@ import path from 'node:path';
 import { z } from 'zod';
 import { OcitoolError } from '../errors.js';
 import { DescriptorSchema, parseJson, type Descriptor } from '../oci/schemas.js';
-import { parseDigest, type Digest } from '../oci/digest.js';
+import { parseDigest } from '../oci/digest.js';
+import type { PresenceTree } from '../oci/graph.js';
 import type { StorePaths } from './paths.js';
+
+const digestKey = z.string().refine((s) => {
+  try {
+    return parseDigest(s) === s;
+  } catch {
+    return false; // refused below with the key named: nothing is lost
+  }
+}, 'not a digest');
+/** `{ "<child digest>": true | { …its present children… } }`: what of a partly pulled index the store holds. */
+export const PresenceTreeSchema: z.ZodType<PresenceTree> = z.lazy(() => z.record(digestKey, z.union([z.literal(true), PresenceTreeSchema])));
 
 export const TagRecordSchema = z.object({
   name: z.string().min(1),
   descriptor: DescriptorSchema,
-  /** For an index: the children that are in the store (a pull may keep only some platforms). */
-  presentChildren: z.array(z.string().transform((s) => parseDigest(s))).optional(),
+  /**
+   * For an index held in part (a pull may keep only some platforms): a presence tree; tag files
+   * written before nested indexes were tracked hold a flat list of the root's present children.
+   */
+  presentChildren: z.union([z.array(z.string().transform((s) => parseDigest(s))), PresenceTreeSchema]).optional(),
 });
 export type TagRecord = z.infer<typeof TagRecordSchema>;
+/** What a sink writes: presence is always a tree now. */
+export type TagRecordInput = { name: string; descriptor: Descriptor; presentChildren?: PresenceTree };
 
 export async function readTag(paths: StorePaths, name: string): Promise<TagRecord | undefined> {
   let raw: Buffer;
@@ -69,7 +85,7 @@ export async function listTags(paths: StorePaths): Promise<TagRecord[]> {
 }
 
 /** Writes a tag atomically (temp file, rename). The caller has made its content durable first. */
-export async function writeTag(paths: StorePaths, record: { name: string; descriptor: Descriptor; presentChildren?: Digest[] }, tempDir: string): Promise<void> {
+export async function writeTag(paths: StorePaths, record: TagRecordInput, tempDir: string): Promise<void> {
   const temp = path.join(tempDir, `tag-${encodeURIComponent(record.name)}`);
   await writeFile(temp, JSON.stringify(record, null, 2) + '\n');
   await rename(temp, paths.tag(record.name));

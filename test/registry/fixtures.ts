@@ -133,3 +133,48 @@ export async function streamVerified(source: RegistrySource, desc: Descriptor): 
   }));
   return total;
 }
+
+/** Digests of the nested index fixture, by role. */
+export interface NestedIndex {
+  outer: string;
+  inner: string;
+  amd64: string;
+  arm64: string;
+  ppc64le: string;
+}
+
+/**
+ * Pushes a nested index: an outer index naming an inner index (linux/amd64 and linux/arm64/v8)
+ * and a linux/ppc64le manifest. The images are pushed by digest with skopeo; the two indexes, which
+ * skopeo does not push nested, are PUT to the real registry as the distribution spec says.
+ */
+export async function pushNestedIndex(registryHost: string, repo: string, tag: string, seed = 5): Promise<NestedIndex> {
+  const work = await tempDir('ocitool-fixture-');
+  try {
+    const platforms = [{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }, { os: 'linux', architecture: 'ppc64le' }];
+    const manifests = [];
+    for (const [i, platform] of platforms.entries()) {
+      const dir = await buildLayout(work, `n${i}`, [sampleRootfs(seed * 10 + i, 8)], platform);
+      const index = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8'));
+      const { mediaType, digest, size } = index.manifests[0];
+      await push(dir, 'img', `${registryHost}/${repo}@${digest}`);
+      manifests.push({ mediaType, digest, size, platform });
+    }
+    const put = async (body: Buffer, reference: string): Promise<void> => {
+      const res = await fetch(`http://${registryHost}/v2/${repo}/manifests/${reference}`, { method: 'PUT', body: new Uint8Array(body), headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' } });
+      if (res.status !== 201) throw new Error(`PUT ${repo}:${reference}: ${res.status} ${await res.text()}`);
+    };
+    const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+    const inner = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: manifests.slice(0, 2) }));
+    await put(inner, sha(inner));
+    const outer = Buffer.from(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: sha(inner), size: inner.length }, manifests[2]],
+    }));
+    await put(outer, tag);
+    return { outer: sha(outer), inner: sha(inner), amd64: manifests[0]!.digest, arm64: manifests[1]!.digest, ppc64le: manifests[2]!.digest };
+  } finally {
+    await removeDir(work);
+  }
+}

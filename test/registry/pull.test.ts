@@ -110,7 +110,7 @@ describe('ocitool pull against the real registry', () => {
     const tagFile = (await listFiles(path.join(store, 'tags')))[0]!;
     const tag = JSON.parse(await readFile(path.join(store, 'tags', tagFile), 'utf8'));
     assert.equal(tag.descriptor.digest, indexDigest);
-    assert.deepEqual(tag.presentChildren, [byArch.arm64]);
+    assert.deepEqual(tag.presentChildren, { [byArch.arm64]: true });
     const blobs = await listFiles(path.join(store, 'blobs'));
     assert.ok(blobs.some((b) => b.endsWith(byArch.arm64.slice(7))));
     assert.ok(!blobs.some((b) => b.endsWith(byArch.amd64.slice(7))), 'the amd64 manifest is not stored');

@@ -39,6 +39,8 @@ export function register(program: Command, ctx: CliContext): void {
         mediaType: tag.descriptor.mediaType,
         size: summary.size,
         partial: summary.partial,
+        // What of a partly pulled index the store holds (docs/store-format.md, tags).
+        ...(tag.presentChildren ? { presentChildren: tag.presentChildren } : {}),
         manifests: summary.manifests.map((m) => ({
           digest: m.descriptor.digest,
           platform: formatPlatform(m.platform),

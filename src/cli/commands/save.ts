@@ -5,13 +5,14 @@ import type { Command } from 'commander';
 import { OcitoolError } from '../../errors.js';
 import { saveImages } from '../../archive/save.js';
 import { parseRefFlags } from '../../archive/refs.js';
-import { formatPlatform } from '../../oci/platform.js';
+import { formatPlatform, parsePlatform } from '../../oci/platform.js';
 import type { CliContext } from '../context.js';
 import { createRenderer, progressMode } from '../progress.js';
 
 interface Options {
   oci?: boolean;
   ref: string[];
+  platform: string[];
   output?: string;
   json?: boolean;
   quiet?: boolean;
@@ -26,12 +27,14 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<image...>', 'images in the store (an image without tag means :latest)')
     .option('--oci', 'write an OCI image layout (the only format; accepted for docker compatibility)')
     .option('--ref <image=ref>', 'ref to give IMAGE in the layout (repeatable); default: its tag', collect, [] as string[])
+    .option('--platform <os/arch[/variant]>', 'save only this platform of each image (repeatable); an image without it is an error', collect, [] as string[])
     .option('-o, --output <file>', 'tar file to write; default stdout (never a terminal)')
     .option('--json', 'print progress events as JSON lines')
     .option('-q, --quiet', 'print nothing but errors')
-    .addHelpText('after', '\nExamples:\n  $ ocitool save --oci ubuntu:15.10 ubuntu:16.04 > ubuntu-oci-multi.tar\n  $ ocitool save --oci --ref redis=redis-latest --ref alpine=alpine-latest redis alpine -o refs.tar\n')
+    .addHelpText('after', '\nExamples:\n  $ ocitool save --oci ubuntu:15.10 ubuntu:16.04 > ubuntu-oci-multi.tar\n  $ ocitool save --oci --platform linux/arm64 debian alpine -o arm64.tar\n  $ ocitool save --oci --ref redis=redis-latest --ref alpine=alpine-latest redis alpine -o refs.tar\n')
     .action(async (images: string[], opts: Options) => {
       const refFlags = parseRefFlags(opts.ref);
+      const platforms = opts.platform.map(parsePlatform);
       if (!opts.output && ctx.stdout.isTTY) {
         throw new OcitoolError('USAGE', 'refusing to write a tar to a terminal: use -o FILE or redirect stdout');
       }
@@ -40,11 +43,12 @@ export function register(program: Command, ctx: CliContext): void {
       await mkdir(spoolParent, { recursive: true });
       const renderer = createRenderer(progressMode(opts, ctx.stderr), ctx.stderr, opts.output ? ctx.stdout : ctx.stderr);
       const output = opts.output ? { file: path.resolve(opts.output) } : { stream: ctx.stdout as NodeJS.WritableStream as import('node:stream').Writable, label: 'stdout' };
-      const results = await saveImages(store, store.asSource(), images, { refFlags, output, spoolParent, reporter: renderer.reporter });
+      const results = await saveImages(store, store.asSource(), images, { refFlags, platforms, output, spoolParent, reporter: renderer.reporter });
       renderer.finish();
       for (const result of results) {
         if (result.leftOut.length > 0 && !opts.quiet) {
-          ctx.note(`${result.names.join(', ')}: saved the platforms in the store; left out ${result.leftOut.map((d) => formatPlatform(d.platform)).join(', ')}`);
+          const what = platforms.length ? 'the platforms asked for that are in the store' : 'the platforms in the store';
+          ctx.note(`${result.names.join(', ')}: saved ${what}; left out ${result.leftOut.map((d) => (d.platform ? formatPlatform(d.platform) : d.digest)).join(', ')}`);
         }
       }
     });
