@@ -4,7 +4,7 @@
  */
 import { readlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { Digest } from '../oci/digest.js';
+import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
 import { OcitoolError } from '../errors.js';
 import { isEnoent } from '../util/fs.js';
 import { presenceOf, walkImage } from '../oci/graph.js';
@@ -24,6 +24,8 @@ export interface Reach {
   blobs: Set<Digest>;
   layers: Set<Digest>;
   objects: Set<ObjectId>;
+  /** Manifests whose composefs image (composefs/<alg>/<hex>, src/rootfs/composefs-image.ts) is kept. */
+  composefs: Set<Digest>;
   problems: Problem[];
 }
 
@@ -49,7 +51,7 @@ export async function linkedObject(linkPath: string): Promise<ObjectId | undefin
  * known), so gc removes nothing.
  */
 export async function computeReach(store: Store): Promise<Reach> {
-  const reach: Reach = { blobs: new Set(), layers: new Set(), objects: new Set(), problems: [] };
+  const reach: Reach = { blobs: new Set(), layers: new Set(), objects: new Set(), composefs: new Set(), problems: [] };
   /** Adds a blob and its object; false when the store lacks it. */
   const addBlob = async (digest: Digest): Promise<boolean> => {
     reach.blobs.add(digest);
@@ -94,6 +96,13 @@ export async function computeReach(store: Store): Promise<Reach> {
         visitManifest: async (node) => {
           if (visited.has(node.descriptor.digest)) return;
           visited.add(node.descriptor.digest);
+          // A stored composefs image of this manifest lives as long as the manifest is tagged.
+          const digest = node.descriptor.digest;
+          const composefsId = await linkedObject(path.join(store.root, 'composefs', digestAlgorithm(digest), digestHex(digest)));
+          if (composefsId) {
+            reach.composefs.add(digest);
+            reach.objects.add(composefsId);
+          }
           for (const layer of node.layers) {
             if (!(await addBlob(layer.descriptor.digest))) missing(layer.descriptor);
             if (layer.diffId) await addLayer(layer.diffId);

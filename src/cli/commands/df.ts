@@ -96,7 +96,7 @@ export async function storeUsage(store: Store): Promise<StoreUsage> {
     // Tags naming the same root are one image with several names.
     const byRoot = new Map<string, TagRecord[]>();
     for (const tag of await store.listTags()) {
-      const key = `${tag.descriptor.digest} ${(tag.presentChildren ?? []).join(',')}`;
+      const key = `${tag.descriptor.digest} ${JSON.stringify(tag.presentChildren ?? null)}`;
       byRoot.set(key, [...(byRoot.get(key) ?? []), tag]);
     }
     let problems = 0;
