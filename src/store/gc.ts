@@ -57,7 +57,12 @@ export async function gc(store: Store, options: { dryRun?: boolean } = {}): Prom
     // Only ENOENT means absent, and even an absent tags/ is no proof of "no tags" in a store that
     // always has one: both refuse rather than remove everything.
     if (!(await exists(store.paths.tags))) throw refuse(`the tags folder ${store.paths.tags} is missing (create it empty if the store really has no tags)`);
-    const { bad } = await store.readAllTags();
+    let bad;
+    try {
+      ({ bad } = await store.readAllTags());
+    } catch (err) {
+      throw refuse((err as Error).message);
+    }
     if (bad.length) throw refuse(`${bad.length} tag${bad.length > 1 ? 's' : ''} cannot be read, first ${bad[0]!.name} (${bad[0]!.file}): ${bad[0]!.message} (run ocitool fsck, or ocitool rm the tag)`);
     const reach = await computeReach(store);
     const blocking: Problem[] = reach.problems.filter((p) => !INFORMATIONAL_PROBLEMS.has(p.kind));
