@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { exists } from '../../src/util/fs.js';
 import { listFiles, ocitool, removeDir, tempDir } from '../helpers/index.js';
 import { buildImage, imageAFiles, imageBFiles, type TestImage } from '../helpers/layouts.js';
+import { sampleRootfs } from '../helpers/images.js';
+import { cliPath } from '../helpers/index.js';
+import { readdir } from 'node:fs/promises';
 
 const worker = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lock-worker.js');
 let dir: string;
@@ -140,5 +143,32 @@ test('gc leaves the staging folder of a live operation (it holds the lock shared
   assert.ok(result.removedLockFiles >= 2, 'the dead holder owner file and locks/exclusive');
   assert.deepEqual(await listFiles(path.join(store, 'staging')), []);
   assert.deepEqual(await listFiles(path.join(store, 'locks')), ['store.lock']);
+  assert.equal((await ocitool(['fsck'], { store })).code, 0);
+});
+
+test('gc killed at random moments while it deletes leaves a store fsck finds clean, and the next gc completes', async () => {
+  const store = path.join(dir, 'killed-gc');
+  const many = await buildImage(dir, 'many', [sampleRootfs(7, 1200, 4096)]);
+  assert.equal((await ocitool(['import-oci', a.gzip, '--tag', 'a', '-q'], { store })).code, 0);
+  const locks = path.join(store, 'locks');
+  for (let round = 0; round < 4; round++) {
+    assert.equal((await ocitool(['import-oci', many.gzip, '--tag', 'many', '-q'], { store })).code, 0);
+    assert.equal((await ocitool(['rm', 'many'], { store })).code, 0);
+    const child = spawn(process.execPath, [cliPath, 'gc'], { env: { ...process.env, OCITOOL_STORE: store }, stdio: 'ignore' });
+    const closed = new Promise((resolve) => child.on('close', resolve));
+    // Once this gc holds the lock (its owner file is there), kill it a few milliseconds later.
+    let exited = false;
+    void closed.then(() => (exited = true));
+    while (!exited && !(await readdir(locks)).some((n) => n.startsWith(`owner-${child.pid}-`))) await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setTimeout(r, round * 12));
+    child.kill('SIGKILL');
+    await closed;
+    const fsck = await ocitool(['fsck'], { store });
+    assert.equal(fsck.code, 0, `round ${round}: ${fsck.stdout}`);
+  }
+  const gc = await ocitool(['gc'], { store });
+  assert.equal(gc.code, 0, gc.stderr);
+  assert.equal(JSON.parse((await ocitool(['gc', '--dry-run', '--json'], { store })).stdout).removedObjects, 0);
+  assert.deepEqual(JSON.parse((await ocitool(['images', '--json'], { store })).stdout).map((i: { name: string }) => i.name), ['docker.io/library/a:latest']);
   assert.equal((await ocitool(['fsck'], { store })).code, 0);
 });
