@@ -84,7 +84,7 @@ test('six processes, mixed shared and exclusive, two of them killed while holdin
   const lockDir = path.join(dir, 'stress', 'locks');
   const log = path.join(dir, 'stress.log');
   await writeFile(log, '');
-  const perWorker = 80;
+  const perWorker = 300;
   const runs = await Promise.all(
     Array.from({ length: 6 }, (_, i) => runWorker(['stress', lockDir, log, String(perWorker), String(1000 + i), ...(i < 2 ? [String(20 + i * 17)] : [])])),
   );
