@@ -99,7 +99,9 @@ function lockError(file: string, err: unknown): OcitoolError {
 
 /** Runs `flock` on our descriptor: true when taken, false when the wait ran out. */
 function runFlock(fd: number, file: string, mode: LockMode, waitSeconds: number): Promise<boolean> {
-  const args = [mode === 'shared' ? '-s' : '-x', ...(waitSeconds > 0 ? ['-w', String(waitSeconds)] : ['-n']), '3'];
+  // Fixed-point: flock reads "1e-7" or "1e+21" as a usage error. About four months at most.
+  const seconds = Math.min(waitSeconds, 1e7).toFixed(3);
+  const args = [mode === 'shared' ? '-s' : '-x', ...(waitSeconds > 0 ? ['-w', seconds] : ['-n']), '3'];
   return new Promise((resolve, reject) => {
     let stderr = '';
     const child = spawn('flock', args, { stdio: ['ignore', 'ignore', 'pipe', fd] });

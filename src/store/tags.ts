@@ -83,13 +83,18 @@ export async function readAllTags(paths: StorePaths): Promise<{ tags: TagRecord[
     let name = fileName;
     try {
       if (!fileName.includes(LONG_TAG_MARK)) name = decodeURIComponent(fileName);
-      const record = await readTagFile(file, name);
+      const record = await readTagFile(file, printable(name));
       if (record) tags.push(checkName(record, file)); // absent: removed since the listing
     } catch (err) {
-      bad.push({ file, name, message: (err as Error).message });
+      bad.push({ file, name: printable(name), message: (err as Error).message });
     }
   }
   return { tags, bad };
+}
+
+/** A name from a file name, for one-line messages: control characters escaped. */
+function printable(name: string): string {
+  return name.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** Every readable tag; throws on the first unreadable one (use readAllTags to report them all). */
