@@ -10,7 +10,7 @@ import path from 'node:path';
 import { OcitoolError } from '../errors.js';
 import { lockLeftovers } from './lock.js';
 import { computeReach, type Problem } from './reach.js';
-import type { Store } from './store.js';
+import { META_TEMP_PREFIX, type Store } from './store.js';
 import { exists, isEnoent, listNames } from '../util/fs.js';
 
 export interface GcResult {
@@ -21,8 +21,8 @@ export interface GcResult {
   removedStaging: number;
   /** Bytes in the removed staging folders. */
   removedStagingBytes: number;
-  /** Owner files of dead lock holders and lock files of older ocitool versions. */
-  removedLockFiles: number;
+  /** Owner files of dead lock holders, lock files of older ocitool versions, meta.json temp files of killed store creators. */
+  removedLeftoverFiles: number;
   dryRun: boolean;
 }
 
@@ -31,6 +31,16 @@ export interface GcResult {
  * config whose diff_ids name layers, so every problem stops gc.
  */
 export const INFORMATIONAL_PROBLEMS: ReadonlySet<string> = new Set<string>();
+
+/** Every name in a folder, dot files included. */
+async function listAllNames(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if (isEnoent(err)) return [];
+    throw err;
+  }
+}
 
 function refuse(message: string): OcitoolError {
   return new OcitoolError('STORE_CORRUPT', `gc stopped, nothing removed: ${message}`);
@@ -68,7 +78,7 @@ export async function gc(store: Store, options: { dryRun?: boolean } = {}): Prom
     const blocking: Problem[] = reach.problems.filter((p) => !INFORMATIONAL_PROBLEMS.has(p.kind));
     if (blocking.length) throw refuse(`the tags' graph cannot be fully read (${blocking.length} problem${blocking.length > 1 ? 's' : ''}), first ${blocking[0]!.kind}: ${blocking[0]!.message} (run ocitool fsck)`);
 
-    const result: GcResult = { removedObjects: 0, removedBytes: 0, removedLinks: 0, removedStaging: 0, removedStagingBytes: 0, removedLockFiles: 0, dryRun: !!options.dryRun };
+    const result: GcResult = { removedObjects: 0, removedBytes: 0, removedLinks: 0, removedStaging: 0, removedStagingBytes: 0, removedLeftoverFiles: 0, dryRun: !!options.dryRun };
     const remove = async (p: string) => {
       if (!options.dryRun) await rm(p, { recursive: true, force: true });
     };
@@ -99,8 +109,9 @@ export async function gc(store: Store, options: { dryRun?: boolean } = {}): Prom
       result.removedStaging++;
       await remove(dir);
     }
-    for (const file of await lockLeftovers(store.paths.locks, lock)) {
-      result.removedLockFiles++;
+    const metaTemps = (await listAllNames(store.paths.root)).filter((n) => n.startsWith(META_TEMP_PREFIX)).map((n) => path.join(store.paths.root, n));
+    for (const file of [...(await lockLeftovers(store.paths.locks, lock)), ...metaTemps]) {
+      result.removedLeftoverFiles++;
       await remove(file);
     }
     if (!options.dryRun) await store.syncFilesystem();

@@ -49,7 +49,8 @@ export interface StoreOptions {
 
 /** What a store folder may hold while it is being created, before meta.json is linked into place. */
 const STORE_ENTRIES = new Set(['objects', 'blobs', 'layers', 'tags', 'staging', 'locks']);
-const META_TEMP_PREFIX = '.meta.json.tmp-';
+/** meta.json is written under this name first; a creator killed before linking it leaves one (gc removes it). */
+export const META_TEMP_PREFIX = '.meta.json.tmp-';
 
 export class Store {
   private constructor(readonly paths: StorePaths, readonly options: StoreOptions) {}

@@ -135,12 +135,14 @@ test('gc leaves the staging folder of a live operation (it holds the lock shared
   }
   // Its owner died: the folder is a leftover now, as is the lock file of a pre-flock ocitool.
   await writeFile(path.join(store, 'locks', 'exclusive'), '12345');
+  await writeFile(path.join(store, '.meta.json.tmp-12345-abcd'), '{"vers');
   const gc = await ocitool(['gc', '--json'], { store });
   assert.equal(gc.code, 0, gc.stderr);
   const result = JSON.parse(gc.stdout);
   assert.equal(result.removedStaging, 1);
   assert.equal(result.removedStagingBytes, 3000);
-  assert.ok(result.removedLockFiles >= 2, 'the dead holder owner file and locks/exclusive');
+  assert.equal(result.removedLeftoverFiles, 3, 'the dead holder owner file, locks/exclusive and a meta.json temp file');
+  assert.ok(!(await exists(path.join(store, '.meta.json.tmp-12345-abcd'))));
   assert.deepEqual(await listFiles(path.join(store, 'staging')), []);
   assert.deepEqual(await listFiles(path.join(store, 'locks')), ['store.lock']);
   assert.equal((await ocitool(['fsck'], { store })).code, 0);

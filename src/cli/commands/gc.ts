@@ -17,7 +17,7 @@ export function register(program: Command, ctx: CliContext): void {
       const result = await gc(store, { dryRun: opts.dryRun });
       if (opts.json) printJson(ctx, result);
       else {
-        const lockFiles = result.removedLockFiles ? `, ${result.removedLockFiles} stale lock files` : '';
+        const lockFiles = result.removedLeftoverFiles ? `, ${result.removedLeftoverFiles} stale lock or temp files` : '';
         ctx.print(`${opts.dryRun ? 'would remove' : 'removed'} ${result.removedObjects} objects (${formatBytes(result.removedBytes)}), ${result.removedLinks} links, ${result.removedStaging} leftover staging folders (${formatBytes(result.removedStagingBytes)})${lockFiles}`);
       }
     });
