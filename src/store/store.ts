@@ -127,7 +127,8 @@ export class Store {
     try {
       handle = await open(file, 'r');
     } catch (err) {
-      throw new OcitoolError('BLOB_MISSING', `blob ${digest} is not in the store`, { cause: err });
+      if (isEnoent(err)) throw new OcitoolError('BLOB_MISSING', `blob ${digest} is not in the store`, { cause: err });
+      throw new OcitoolError('IO', `blob ${digest} (${file}): ${(err as Error).message}`, { cause: err });
     }
     try {
       const size = (await handle.stat()).size;
