@@ -47,8 +47,8 @@ export interface StoreOptions {
   command?: string;
 }
 
-/** What a store folder may hold while it is being created, before meta.json is linked into place. */
-const STORE_ENTRIES = new Set(['objects', 'blobs', 'layers', 'tags', 'staging', 'locks']);
+/** What a store folder may hold while it is being created (meta.json: another creator just linked it). */
+const STORE_ENTRIES = new Set(['meta.json', 'objects', 'blobs', 'layers', 'tags', 'staging', 'locks']);
 /** meta.json is written under this name first; a creator killed before linking it leaves one (gc removes it). */
 export const META_TEMP_PREFIX = '.meta.json.tmp-';
 

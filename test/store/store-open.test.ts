@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { listFiles, ocitool, removeDir, tempDir } from '../helpers/index.js';
+import { Store } from '../../src/store/store.js';
 
 let dir: string;
 
@@ -20,6 +21,18 @@ test('eight processes opening one new store at once all succeed and leave one va
     for (const r of results) assert.equal(r.code, 0, `round ${round}: ${r.stderr}`);
     assert.equal(JSON.parse(await readFile(path.join(store, 'meta.json'), 'utf8')).version, 1);
     assert.deepEqual((await listFiles(store)).filter((f) => !f.startsWith('locks/')), ['meta.json'], 'no temp files left');
+  }
+});
+
+test('opens of one new store started one after another while the first ones create it all succeed', async () => {
+  for (let round = 0; round < 30; round++) {
+    const root = path.join(dir, `staggered-${round}`);
+    const opens: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 16; i++) {
+      opens.push(Store.open(root).then(() => 'ok', (err: Error) => err.message));
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.deepEqual(new Set(await Promise.all(opens)), new Set(['ok']), `round ${round}`);
   }
 });
 
