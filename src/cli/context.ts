@@ -1,5 +1,6 @@
 /** What every command gets: the store location, output streams, and helpers to print. */
 import type { Command } from 'commander';
+import { OcitoolError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { defaultStoreDir } from '../store/paths.js';
 
@@ -15,7 +16,16 @@ export interface CliContext {
   note(line: string): void;
 }
 
-export function createContext(program: Command): CliContext {
+/** `--wait SECONDS`: a number of seconds, 0 for "do not wait". */
+function lockWaitSeconds(program: Command): number | undefined {
+  const opt = program.opts<{ wait?: string }>().wait;
+  if (opt === undefined) return undefined;
+  const seconds = Number(opt);
+  if (opt.trim() === '' || !Number.isFinite(seconds) || seconds < 0) throw new OcitoolError('USAGE', `--wait ${JSON.stringify(opt)}: expected a number of seconds (0 or more)`);
+  return seconds;
+}
+
+export function createContext(program: Command, command?: string): CliContext {
   const storeDir = () => {
     const opt = program.opts<{ store?: string }>().store;
     return opt ?? defaultStoreDir();
@@ -25,7 +35,8 @@ export function createContext(program: Command): CliContext {
     stderr: process.stderr,
     storeDir,
     // Loaded on first use: commands that never open the store start faster.
-    openStore: async () => (await import('../store/store.js')).Store.open(storeDir(), { onLockWait: (m) => ctx.note(m) }),
+    openStore: async () =>
+      (await import('../store/store.js')).Store.open(storeDir(), { onLockWait: (m) => ctx.note(`ocitool: ${m}`), lockWaitSeconds: lockWaitSeconds(program), command: `ocitool ${command ?? ''}`.trim() }),
     print: (line) => void process.stdout.write(`${line}\n`),
     note: (line) => void process.stderr.write(`${line}\n`),
   };

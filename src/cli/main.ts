@@ -11,7 +11,7 @@ import { commandModules } from './commands/index.js';
 function commandName(args: string[]): string | undefined {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (arg === '--store') i++;
+    if (arg === '--store' || arg === '--wait') i++;
     else if (!arg.startsWith('-')) return arg;
   }
   return undefined;
@@ -23,11 +23,12 @@ export async function buildProgram(argv: string[] = []): Promise<{ program: Comm
     .name('ocitool')
     .description('Move container images between registries, OCI layouts, docker-save tarballs and a verified content-addressed store.')
     .option('--store <dir>', 'store folder (default: $OCITOOL_STORE, $XDG_DATA_HOME/ocitool or ~/.local/share/ocitool)')
+    .option('--wait <seconds>', 'how long to wait for the store lock held by another process (default: 300)')
     .option('--debug', 'print the chain of causes of an error')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  const ctx = createContext(program);
   const name = commandName(argv.slice(2));
+  const ctx = createContext(program, name);
   const loaders = name && commandModules[name] ? [commandModules[name]!] : Object.values(commandModules);
   for (const mod of await Promise.all(loaders.map((load) => load()))) mod.register(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride();

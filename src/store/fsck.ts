@@ -9,6 +9,7 @@
  * (it skips only what it finds intact). Tags are never removed: a tag's image is made whole
  * again by the next pull or import of it; an unreadable tag is left for the user to look at.
  */
+import type { Lock } from './lock.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
@@ -17,7 +18,6 @@ import type { Digest } from '../oci/digest.js';
 import { isEnoent, listNames } from '../util/fs.js';
 import { FsVerityHasher, isObjectId, type ObjectId } from '../verity/fsverity.js';
 import { linkTarget } from './intact.js';
-import { acquireExclusive, type Lock } from './lock.js';
 import { computeReach, type Problem } from './reach.js';
 import { openSplitStream } from './split-stream.js';
 import type { Store } from './store.js';
@@ -44,9 +44,7 @@ export interface FsckResult {
 }
 
 export async function fsck(store: Store, options: FsckOptions = {}): Promise<FsckResult> {
-  const lock: Lock = options.repair
-    ? await acquireExclusive(store.paths.locks, (pids) => store.options.onLockWait?.(`waiting for process ${pids.join(', ')} to release the store lock`))
-    : await store.lockShared();
+  const lock: Lock = options.repair ? await store.lockExclusive() : await store.lockShared('read');
   try {
     const check = new Check(store);
     await check.run();

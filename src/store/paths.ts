@@ -1,4 +1,5 @@
 /** Where the store lives and how its files are named (see docs/store-format.md). */
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { Digest } from '../oci/digest.js';
@@ -43,8 +44,24 @@ export class StorePaths {
     return path.join('..', '..', 'objects', id.slice(0, 2), id.slice(2));
   }
 
-  /** tags/<name, URI-encoded so that / and : make one file name>. */
+  /** tags/<file name for a tag name> (see tagFileName). */
   tag(name: string): string {
-    return path.join(this.tags, encodeURIComponent(name));
+    return path.join(this.tags, tagFileName(name));
   }
+}
+
+/** Longest URI-encoded tag name used as a file name as it is; NAME_MAX is 255 bytes. */
+export const TAG_FILE_NAME_MAX = 200;
+/** Separates a long name's readable prefix from its hash; encodeURIComponent always escapes '@'. */
+export const LONG_TAG_MARK = '@sha256-';
+
+/**
+ * A tag's file name: the name URI-encoded (so / and : make one file name), or for a name that
+ * would not fit, a readable prefix, '@sha256-' and the sha256 of the full name, which the record
+ * inside holds. '@' never occurs in an encoded name, so the two kinds cannot collide.
+ */
+export function tagFileName(name: string): string {
+  const encoded = encodeURIComponent(name);
+  if (encoded.length <= TAG_FILE_NAME_MAX) return encoded;
+  return `${encoded.slice(0, 100)}${LONG_TAG_MARK}${createHash('sha256').update(name, 'utf8').digest('hex')}`;
 }

@@ -61,7 +61,7 @@ export class StoreSink implements ImageSink {
   }
 
   static async create(store: Store, options: StoreSinkOptions = {}): Promise<StoreSink> {
-    const lock = await store.lockShared();
+    const lock = await store.lockShared('write');
     try {
       return new StoreSink(store, await StagingArea.create(store.paths), lock, options);
     } catch (err) {

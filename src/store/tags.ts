@@ -1,12 +1,14 @@
 /** Tags: files under tags/ mapping a full image name to its root descriptor (format in docs/store-format.md). */
-import { readdir, readFile, rename, writeFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { OcitoolError } from '../errors.js';
 import { DescriptorSchema, parseJson, type Descriptor } from '../oci/schemas.js';
 import { parseDigest } from '../oci/digest.js';
 import type { PresenceTree } from '../oci/graph.js';
-import type { StorePaths } from './paths.js';
+import { LONG_TAG_MARK, tagFileName, type StorePaths } from './paths.js';
+import { exists, isEnoent } from '../util/fs.js';
 
 const digestKey = z.string().refine((s) => {
   try {
@@ -31,15 +33,42 @@ export type TagRecord = z.infer<typeof TagRecordSchema>;
 /** What a sink writes: presence is always a tree now. */
 export type TagRecordInput = { name: string; descriptor: Descriptor; presentChildren?: PresenceTree };
 
-export async function readTag(paths: StorePaths, name: string): Promise<TagRecord | undefined> {
+/** Reads and parses one tag file; undefined when it does not exist. */
+async function readTagFile(file: string, what: string): Promise<TagRecord | undefined> {
   let raw: Buffer;
   try {
-    raw = await readFile(paths.tag(name));
+    raw = await readFile(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
+    if (isEnoent(err)) return undefined;
+    throw new OcitoolError('IO', `tag ${what} (${file}): ${(err as Error).message}`, { cause: err });
   }
-  return parseJson(raw, TagRecordSchema, `tag ${name}`);
+  return parseJson(raw, TagRecordSchema, `tag ${what} (${file})`);
+}
+
+/**
+ * Before long names were hashed, a name whose encoding had 201 to 255 bytes was stored under its
+ * encoding as it is: such files are still read, and replaced by the hashed file on the next write.
+ */
+function legacyTagFile(paths: StorePaths, name: string): string | undefined {
+  const encoded = encodeURIComponent(name);
+  return encoded !== tagFileName(name) && Buffer.byteLength(encoded) <= 255 ? path.join(paths.tags, encoded) : undefined;
+}
+
+function checkName(record: TagRecord, file: string): TagRecord {
+  const base = path.basename(file);
+  if (tagFileName(record.name) !== base && encodeURIComponent(record.name) !== base) {
+    throw new OcitoolError('STORE_CORRUPT', `tag file ${file} holds the name ${JSON.stringify(record.name)}, which belongs in another file`);
+  }
+  return record;
+}
+
+export async function readTag(paths: StorePaths, name: string): Promise<TagRecord | undefined> {
+  for (const file of [paths.tag(name), legacyTagFile(paths, name)]) {
+    if (!file) continue;
+    const record = await readTagFile(file, name);
+    if (record) return checkName(record, file);
+  }
+  return undefined;
 }
 
 /** A tag file that cannot be read or parsed: reported by `images`, `fsck` and `gc`, never skipped silently. */
@@ -58,23 +87,30 @@ export async function readAllTags(paths: StorePaths): Promise<{ tags: TagRecord[
   try {
     names = await readdir(paths.tags);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { tags: [], bad: [] };
+    if (isEnoent(err)) return { tags: [], bad: [] };
     throw new OcitoolError('STORE', `store tags ${paths.tags}: ${(err as Error).message}`, { cause: err });
   }
   const tags: TagRecord[] = [];
   const bad: BadTag[] = [];
-  for (const file of names.sort()) {
-    if (file.startsWith('.')) continue;
-    let name = file;
+  for (const fileName of names.sort()) {
+    if (fileName.startsWith('.')) continue;
+    const file = path.join(paths.tags, fileName);
+    // A long name's file name is a hash: the record holds the name (checked against the hash).
+    let name = fileName;
     try {
-      name = decodeURIComponent(file);
-      const record = await readTag(paths, name);
-      if (record) tags.push(record);
+      if (!fileName.includes(LONG_TAG_MARK)) name = decodeURIComponent(fileName);
+      const record = await readTagFile(file, printable(name));
+      if (record) tags.push(checkName(record, file)); // absent: removed since the listing
     } catch (err) {
-      bad.push({ file: path.join(paths.tags, file), name, message: (err as Error).message });
+      bad.push({ file, name: printable(name), message: (err as Error).message });
     }
   }
   return { tags, bad };
+}
+
+/** A name from a file name, for one-line messages: control characters escaped. */
+function printable(name: string): string {
+  return name.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** Every readable tag; throws on the first unreadable one (use readAllTags to report them all). */
@@ -84,18 +120,61 @@ export async function listTags(paths: StorePaths): Promise<TagRecord[]> {
   return tags;
 }
 
-/** Writes a tag atomically (temp file, rename). The caller has made its content durable first. */
+/** fsync on a folder: makes a rename or unlink in it durable. */
+async function syncFolder(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes a tag crash-safely: temp file in `tempDir` (same filesystem), fsync it, rename over the
+ * tag, fsync tags/. A crash leaves the old record or the new one, never an empty file. The caller
+ * has made everything the tag reaches durable first.
+ */
 export async function writeTag(paths: StorePaths, record: TagRecordInput, tempDir: string): Promise<void> {
-  const temp = path.join(tempDir, `tag-${encodeURIComponent(record.name)}`);
-  await writeFile(temp, JSON.stringify(record, null, 2) + '\n');
-  await rename(temp, paths.tag(record.name));
+  const target = paths.tag(record.name);
+  const temp = path.join(tempDir, `tag-${randomBytes(6).toString('hex')}`);
+  try {
+    const handle = await open(temp, 'wx');
+    try {
+      await handle.writeFile(JSON.stringify(record, null, 2) + '\n');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+    const legacy = legacyTagFile(paths, record.name);
+    if (legacy) await rm(legacy, { force: true });
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw new OcitoolError('IO', `tag ${record.name} (${target}): ${(err as Error).message}`, { cause: err });
+  }
+  await syncFolder(paths.tags);
+}
+
+/** Whether a tag file exists for `name`, readable or not (so `rm` can remove a damaged tag). */
+export async function tagExists(paths: StorePaths, name: string): Promise<boolean> {
+  for (const file of [paths.tag(name), legacyTagFile(paths, name)]) {
+    if (file && (await exists(file))) return true;
+  }
+  return false;
 }
 
 export async function removeTag(paths: StorePaths, name: string): Promise<void> {
-  try {
-    await rm(paths.tag(name));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new OcitoolError('NOT_FOUND', `no image named ${name} in the store`);
-    throw err;
+  let removed = false;
+  for (const file of [paths.tag(name), legacyTagFile(paths, name)]) {
+    if (!file) continue;
+    try {
+      await rm(file);
+      removed = true;
+    } catch (err) {
+      if (!isEnoent(err)) throw new OcitoolError('IO', `tag ${name} (${file}): ${(err as Error).message}`, { cause: err });
+    }
   }
+  if (!removed) throw new OcitoolError('NOT_FOUND', `no image named ${name} in the store`);
+  await syncFolder(paths.tags);
 }

@@ -1,4 +1,4 @@
-/** `ocitool gc`: removes every object no tag reaches. */
+/** `ocitool gc`: removes every object no tag reaches; refuses (removing nothing) when a tag cannot be read. */
 import type { Command } from 'commander';
 import { gc } from '../../store/gc.js';
 import type { CliContext } from '../context.js';
@@ -14,8 +14,11 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExample:\n  $ ocitool gc --dry-run\n')
     .action(async (opts: { dryRun?: boolean; json?: boolean }) => {
       const store = await ctx.openStore();
-      const result = await gc(store, { dryRun: opts.dryRun, onLockWait: (m) => ctx.note(m) });
+      const result = await gc(store, { dryRun: opts.dryRun });
       if (opts.json) printJson(ctx, result);
-      else ctx.print(`${opts.dryRun ? 'would remove' : 'removed'} ${result.removedObjects} objects (${formatBytes(result.removedBytes)}), ${result.removedLinks} links, ${result.removedStaging} leftover staging folders`);
+      else {
+        const lockFiles = result.removedLeftoverFiles ? `, ${result.removedLeftoverFiles} stale lock or temp files` : '';
+        ctx.print(`${opts.dryRun ? 'would remove' : 'removed'} ${result.removedObjects} objects (${formatBytes(result.removedBytes)}), ${result.removedLinks} links, ${result.removedStaging} leftover staging folders (${formatBytes(result.removedStagingBytes)})${lockFiles}`);
+      }
     });
 }

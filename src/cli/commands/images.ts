@@ -1,5 +1,10 @@
-/** `ocitool images`: the tagged images in the store with digest, platforms and size. */
+/**
+ * `ocitool images`: the tagged images in the store with digest, platforms and size. A tag that
+ * cannot be read, or whose image cannot be described, is named on stderr and the rest are still
+ * listed; the exit status is then 1.
+ */
 import type { Command } from 'commander';
+import { OcitoolError } from '../../errors.js';
 import { isIndexType } from '../../oci/media-types.js';
 import { formatPlatform } from '../../oci/platform.js';
 import { describeImage } from '../../store/describe.js';
@@ -15,17 +20,31 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExample:\n  $ ocitool images --json\n')
     .action(async (opts: { json?: boolean }) => {
       const store = await ctx.openStore();
+      const lock = await store.lockShared('read');
       const rows = [];
-      for (const tag of await store.listTags()) {
-        const info = await describeImage(store, tag);
-        rows.push({ name: tag.name, digest: tag.descriptor.digest, mediaType: tag.descriptor.mediaType, platforms: info.platforms.map(formatPlatform), size: info.size, ...(isIndexType(tag.descriptor.mediaType) ? { partial: info.partial } : {}) });
+      const failures: string[] = [];
+      try {
+        const { tags, bad } = await store.readAllTags();
+        for (const b of bad) failures.push(`tag ${b.name} (${b.file}) cannot be read: ${b.message}`);
+        for (const tag of tags) {
+          try {
+            const info = await describeImage(store, tag);
+            rows.push({ name: tag.name, digest: tag.descriptor.digest, mediaType: tag.descriptor.mediaType, platforms: info.platforms.map(formatPlatform), size: info.size, ...(isIndexType(tag.descriptor.mediaType) ? { partial: info.partial } : {}) });
+          } catch (err) {
+            failures.push(`image ${tag.name}: ${(err as Error).message}`);
+          }
+        }
+      } finally {
+        await lock.release();
       }
-      if (opts.json) {
-        printJson(ctx, rows);
-        return;
+      rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      if (opts.json) printJson(ctx, rows);
+      else {
+        const table = [['NAME', 'DIGEST', 'PLATFORM', 'SIZE'], ...rows.map((r) => [r.name, r.digest, r.platforms.join(',') || '-', formatBytes(r.size)])];
+        const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+        for (const row of table) ctx.print(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
       }
-      const table = [['NAME', 'DIGEST', 'PLATFORM', 'SIZE'], ...rows.map((r) => [r.name, r.digest, r.platforms.join(',') || '-', formatBytes(r.size)])];
-      const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-      for (const row of table) ctx.print(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+      for (const f of failures) ctx.note(`ocitool: ${f}`);
+      if (failures.length) throw new OcitoolError('STORE_CORRUPT', `${failures.length} image${failures.length > 1 ? 's' : ''} could not be listed (run ocitool fsck)`);
     });
 }
