@@ -29,7 +29,7 @@ export async function buildProgram(argv: string[] = []): Promise<{ program: Comm
     .exitOverride();
   const name = commandName(argv.slice(2));
   const ctx = createContext(program, name);
-  const loaders = name && commandModules[name] ? [commandModules[name]!] : Object.values(commandModules);
+  const loaders = name && commandModules[name] ? [commandModules[name]!] : [...new Set(Object.values(commandModules))];
   for (const mod of await Promise.all(loaders.map((load) => load()))) mod.register(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride();
   return { program, ctx };

@@ -24,6 +24,7 @@ import { StagingArea, type ObjectWriter, type StagedGroup } from './staging.js';
 import type { Store } from './store.js';
 import { TarSplitter } from './tar-split.js';
 import { writeTag } from './tags.js';
+import { mergePresence, presenceOf, type Presence, type PresenceTree } from '../oci/graph.js';
 
 export interface LayerImport {
   blobId: ObjectId;
@@ -213,7 +214,8 @@ export class StoreSink implements ImageSink {
       await this.store.syncFilesystem(); // objects and links durable before a tag can name them
       for (const root of roots) {
         for (const name of root.names) {
-          await writeTag(this.store.paths, { name, descriptor: root.descriptor, ...(root.presentChildren ? { presentChildren: root.presentChildren } : {}) }, this.staging.dir);
+          const presence = await this.presenceToRecord(name, root);
+          await writeTag(this.store.paths, { name, descriptor: root.descriptor, ...(presence ? { presentChildren: presence } : {}) }, this.staging.dir);
         }
       }
       if (roots.some((r) => r.names.length > 0)) await this.store.syncFilesystem();
@@ -221,6 +223,18 @@ export class StoreSink implements ImageSink {
       await this.finishAfterFailure(err);
     }
     await this.finish();
+  }
+
+  /**
+   * A second partial copy of the same index adds to what the tag holds: pulling arm64 after
+   * amd64 keeps both (a replaced presence would let gc delete the first platform).
+   */
+  private async presenceToRecord(name: string, root: SinkRoot): Promise<PresenceTree | undefined> {
+    if (!root.presentChildren) return undefined;
+    const existing = await this.store.readTag(name).catch(() => undefined); // an unreadable tag is replaced whole: fsck reported it
+    if (!existing || existing.descriptor.digest !== root.descriptor.digest || existing.presentChildren === undefined) return root.presentChildren;
+    const merged = mergePresence(presenceOf(existing.presentChildren), root.presentChildren);
+    return merged === true || merged === 'held' ? undefined : asTree(merged);
   }
 
   async abort(): Promise<void> {
@@ -324,4 +338,9 @@ class HashPassThrough extends Transform {
       done(null, chunk);
     });
   }
+}
+
+/** A presence as a tag records it: children of an old flat list ('held') become `true`. */
+function asTree(presence: Exclude<Presence, true | 'held'>): PresenceTree {
+  return Object.fromEntries(Object.entries(presence).map(([d, sub]) => [d, sub === true || sub === 'held' ? true : asTree(sub)])) as PresenceTree;
 }

@@ -44,3 +44,19 @@ test('save of an index pulled for one platform writes that platform and names wh
   assert.match(loaded.stdout, new RegExp(arm.digest));
   assert.equal((await ocitool(['fsck'], { store: fresh })).code, 0);
 });
+
+test('a second partial pull of the same index adds its platform: gc keeps both, save writes both', async () => {
+  const store = path.join(work, 'store-two');
+  const ref = `${registry.host}/index:v1`;
+  assert.equal((await ocitool(['pull', '-q', '--platform', 'linux/amd64', ref], { store })).code, 0);
+  assert.equal((await ocitool(['pull', '-q', '--platform', 'linux/arm64', ref], { store })).code, 0);
+  const gc = await ocitool(['gc'], { store });
+  assert.equal(gc.code, 0, gc.stderr);
+  assert.equal((await ocitool(['fsck'], { store })).code, 0);
+  const inspect = JSON.parse((await ocitool(['inspect', ref], { store })).stdout);
+  assert.deepEqual(inspect.manifests.map((m: { platform: string }) => m.platform).sort(), ['linux/amd64', 'linux/arm64']);
+  const tarFile = path.join(work, 'saved-two.tar');
+  const saved = await ocitool(['save', '--oci', ref, '-o', tarFile], { store });
+  assert.equal(saved.code, 0, saved.stderr);
+  assert.equal(`sha256:${createHash('sha256').update(Buffer.from(await mustRun('skopeo', ['inspect', '--raw', `oci-archive:${tarFile}:v1`]))).digest('hex')}`, await skopeoRawDigest(ref), 'both platforms held: the saved root is the original index');
+});

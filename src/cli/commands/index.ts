@@ -9,6 +9,10 @@ import type { CliContext } from '../context.js';
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 type Loader = () => Promise<{ register: RegisterCommand }>;
 
+// Modules that register more than one command are listed once per command name, by one loader.
+const composefs: Loader = () => import('./composefs.js');
+const mount: Loader = () => import('./mount.js');
+
 export const commandModules: Record<string, Loader> = {
   'import-oci': () => import('./import-oci.js'),
   pull: () => import('./pull.js'),
@@ -24,10 +28,10 @@ export const commandModules: Record<string, Loader> = {
   fsck: () => import('./fsck.js'),
   'fsverity-digest': () => import('./fsverity-digest.js'),
   checkout: () => import('./checkout.js'),
-  composefs: () => import('./composefs.js'),
-  'composefs-id': () => import('./composefs.js'),
-  mount: () => import('./mount.js'),
-  umount: () => import('./mount.js'),
+  composefs,
+  'composefs-id': composefs,
+  mount,
+  umount: mount,
   df: () => import('./df.js'),
   completion: () => import('./completion.js'),
   version: () => import('./version.js'),
