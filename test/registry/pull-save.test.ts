@@ -54,7 +54,8 @@ test('a second partial pull of the same index adds its platform: gc keeps both, 
   assert.equal(gc.code, 0, gc.stderr);
   assert.equal((await ocitool(['fsck'], { store })).code, 0);
   const inspect = JSON.parse((await ocitool(['inspect', ref], { store })).stdout);
-  assert.deepEqual(inspect.manifests.map((m: { platform: string }) => m.platform).sort(), ['linux/amd64', 'linux/arm64']);
+  assert.equal(inspect.manifests.length, 2);
+  assert.deepEqual(inspect.manifests.map((m: { platform: string }) => m.platform.split('/').slice(0, 2).join('/')).sort(), ['linux/amd64', 'linux/arm64']);
   const tarFile = path.join(work, 'saved-two.tar');
   const saved = await ocitool(['save', '--oci', ref, '-o', tarFile], { store });
   assert.equal(saved.code, 0, saved.stderr);
