@@ -78,10 +78,17 @@ export async function copyImages(source: ImageSource, sink: ImageSink, roots: Co
       const copied = await copyRoot(walk, root, root.platforms ?? options.platforms ?? 'all');
       results.push({ ...copied, names: root.names, bytesCopied: walk.bytesCopied - before });
     }
+    walk.reporter({ type: 'phase', name: 'commit', detail: sink.description });
     await sink.commit(results.map((r) => ({ descriptor: r.descriptor, names: r.names, ...(r.presentChildren ? { presentChildren: r.presentChildren } : {}) })));
     return results;
   } catch (err) {
-    await sink.abort().catch(() => {}); // the copy's own error is the one to report; abort only tidies
+    try {
+      await sink.abort();
+    } catch (abortErr) {
+      // The copy's own error comes first; a failed clean-up is said in the same line, not lost.
+      const first = err instanceof OcitoolError ? err : withContext('copy', err);
+      throw new OcitoolError(first.code, `${first.message} (and cleaning up ${sink.description} failed: ${(abortErr as Error).message})`, { cause: err, details: first.details });
+    }
     throw err;
   }
 }
