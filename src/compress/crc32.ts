@@ -22,6 +22,8 @@ function crcTable(): Uint32Array {
 
 /** The CRC-32 of `data`, continuing from `value` (the CRC of what came before; 0 at the start). */
 export function crc32(data: Uint8Array, value = 0): number {
+  // zlib's crc32() returns 0 for a NULL buffer, which is what an empty Buffer.concat() can pass.
+  if (data.length === 0) return value >>> 0;
   if (native) return native(data, value);
   const t = crcTable();
   let c = ~value >>> 0;
