@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FsVerityHasher } from '../../src/verity/fsverity.js';
+import { fsverityDigestOfFile } from '../../src/verity/file-digest.js';
 import { mustRun, ocitool, tempDir, removeDir } from '../helpers/index.js';
 import { patternBytes } from '../helpers/images.js';
 
@@ -31,6 +32,18 @@ for (const algorithm of ['sha256', 'sha512'] as const) {
     }
   });
 
+  test(`whole-file digest on 1, 2 and 3 threads equals fsverity digest (${algorithm}) at every boundary`, async () => {
+    for (const size of SIZES) {
+      const file = path.join(dir, `f${size}`);
+      const real = (await mustRun('fsverity', ['digest', `--hash-alg=${algorithm}`, file])).split(' ')[0];
+      // Small pieces and no size threshold, so even small files are split between threads.
+      for (const threads of [1, 2, 3]) {
+        const digest = await fsverityDigestOfFile(file, algorithm, { threads, parallelMin: 0, piece: 8192 });
+        assert.equal(`${algorithm}:${digest.toString('hex')}`, real, `size ${size}, ${threads} threads`);
+      }
+    }
+  });
+
   test(`ocitool fsverity-digest prints what fsverity prints (${algorithm})`, async () => {
     const files = SIZES.map((s) => path.join(dir, `f${s}`));
     const ours = await ocitool(['fsverity-digest', '--hash', algorithm, ...files]);
@@ -39,6 +52,10 @@ for (const algorithm of ['sha256', 'sha512'] as const) {
     assert.equal(ours.stdout, theirs);
   });
 }
+
+test('whole-file digest of a missing file names it', async () => {
+  await assert.rejects(fsverityDigestOfFile(path.join(dir, 'absent'), 'sha256', { threads: 2, parallelMin: 0 }), /absent/);
+});
 
 test('fsverity-digest of a missing file is one line and exit 1', async () => {
   const r = await ocitool(['fsverity-digest', path.join(dir, 'nope')]);
