@@ -1,11 +1,11 @@
 /** `ocitool images`: the tagged images in the store with digest, platforms and size. */
 import type { Command } from 'commander';
-import { isIndexType } from '../../oci/media-types.js';
-import { formatPlatform } from '../../oci/platform.js';
-import { describeImage } from '../../store/describe.js';
+import { StorePaths } from '../../store/paths.js';
+import { listNames } from '../../util/fs.js';
 import type { CliContext } from '../context.js';
 import { printJson } from '../context.js';
-import { formatBytes } from '../progress.js';
+
+const HEADER = ['NAME', 'DIGEST', 'PLATFORM', 'SIZE'];
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -14,18 +14,33 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--json', 'print a JSON array')
     .addHelpText('after', '\nExample:\n  $ ocitool images --json\n')
     .action(async (opts: { json?: boolean }) => {
-      const store = await ctx.openStore();
-      const rows = [];
-      for (const tag of await store.listTags()) {
-        const info = await describeImage(store, tag);
-        rows.push({ name: tag.name, digest: tag.descriptor.digest, mediaType: tag.descriptor.mediaType, platforms: info.platforms.map(formatPlatform), size: info.size, ...(isIndexType(tag.descriptor.mediaType) ? { partial: info.partial } : {}) });
-      }
+      // No tag files, no images: answered from one readdir, without loading the store and schema
+      // modules (zod is most of ocitool's start-up), and without creating a store that is absent.
+      const rows = (await listNames(new StorePaths(ctx.storeDir()).tags)).length === 0 ? [] : await describeAll(ctx);
       if (opts.json) {
         printJson(ctx, rows);
         return;
       }
-      const table = [['NAME', 'DIGEST', 'PLATFORM', 'SIZE'], ...rows.map((r) => [r.name, r.digest, r.platforms.join(',') || '-', formatBytes(r.size)])];
+      const table = [HEADER, ...rows.map((r) => [r.name, r.digest, r.platforms.join(',') || '-', r.sizeText])];
       const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
       for (const row of table) ctx.print(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
     });
+}
+
+async function describeAll(ctx: CliContext) {
+  const [{ isIndexType }, { formatPlatform }, { describeImage }, { formatBytes }] = await Promise.all([
+    import('../../oci/media-types.js'),
+    import('../../oci/platform.js'),
+    import('../../store/describe.js'),
+    import('../progress.js'),
+  ]);
+  const store = await ctx.openStore();
+  const rows = [];
+  for (const tag of await store.listTags()) {
+    const info = await describeImage(store, tag);
+    const row = { name: tag.name, digest: tag.descriptor.digest, mediaType: tag.descriptor.mediaType, platforms: info.platforms.map(formatPlatform), size: info.size, ...(isIndexType(tag.descriptor.mediaType) ? { partial: info.partial } : {}) };
+    // sizeText is for the table only: not enumerable, so --json prints what it printed before.
+    rows.push(Object.defineProperty(row, 'sizeText', { value: formatBytes(info.size), enumerable: false }) as typeof row & { sizeText: string });
+  }
+  return rows;
 }
