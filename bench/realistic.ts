@@ -252,7 +252,7 @@ async function startup(root: string): Promise<Row[]> {
 function formatTable(rows: Row[]): string {
   const header = ['work', 'fs', 'ocitool s', 'peer', 'peer s', 'ratio', 'aim', 'met', 'peak RSS'];
   const lines = rows.map((r) => {
-    if (!r.ours || !r.peer) return [r.work, r.fs, '-', r.peerName, '-', '-', '-', '-', r.note ?? ''];
+    if (!r.ours || !r.peer) return [r.work, r.fs, '-', r.peerName, '-', '-', '-', r.note?.startsWith('FAILED') ? 'FAILED (below)' : '-', ''];
     const ratio = r.aim?.kind === 'min-throughput' ? r.peer.seconds / r.ours.seconds : r.ours.seconds / Math.max(r.peer.seconds, 0.001);
     const aim = r.aim ? (r.aim.kind === 'max' ? `≤ ${r.aim.value.toFixed(1)}×` : `≥ ${r.aim.value.toFixed(1)}× thr.`) : (r.note ?? '');
     const met = !r.aim ? '' : (r.aim.kind === 'max' ? ratio <= r.aim.value : ratio >= r.aim.value) ? 'yes' : 'NO';
@@ -324,6 +324,7 @@ export async function runRealisticBench(): Promise<void> {
   });
   console.log(`peak RSS of every benchmarked ocitool command: ${peak.toFixed(0)} MiB (aim ≤ 96 MiB: ${peak <= 96 ? 'met' : 'NOT met'})`);
   console.log(`aims met: ${measured.length - missed.length} of ${measured.length}${missed.length ? `; missed: ${[...new Set(missed.map((r) => `${r.work} (${r.fs})`))].join('; ')}` : ''}`);
+  for (const r of rows) if (r.note?.startsWith('FAILED')) console.log(`${r.work} (${r.fs}): ${r.note}`);
   for (const note of notes) console.log(note);
   console.log('\nwhere import-oci spends its time (node --cpu-prof, tmpfs):');
   console.log(await profileImport(img));

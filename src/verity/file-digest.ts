@@ -110,7 +110,10 @@ export async function fsverityDigestOfFile(file: string, algorithm: VerityAlgori
 
 function runWorker(job: BlockHashJob): Promise<void> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./block-hash-worker.js', import.meta.url), { workerData: job });
+    // The worker runs a file, so options that only fit the main entry (--input-type for -e code)
+    // must not be inherited: a worker started with them fails at once.
+    const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+    const worker = new Worker(new URL('./block-hash-worker.js', import.meta.url), { workerData: job, execArgv });
     worker.once('error', reject);
     worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`block hashing thread exited with ${code}`))));
   });

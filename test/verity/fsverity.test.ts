@@ -7,7 +7,8 @@ import { writeFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FsVerityHasher } from '../../src/verity/fsverity.js';
 import { fsverityDigestOfFile } from '../../src/verity/file-digest.js';
-import { mustRun, ocitool, tempDir, removeDir } from '../helpers/index.js';
+import { pathToFileURL } from 'node:url';
+import { mustRun, ocitool, repoRoot, tempDir, removeDir } from '../helpers/index.js';
 import { patternBytes } from '../helpers/images.js';
 
 const SIZES = [0, 1, 4096, 4097, 8192, 256 * 1024, 256 * 1024 + 1, 512 * 1024, 512 * 1024 + 1, 3 * 1024 * 1024 + 333, 64 * 1024 * 1024 + 4097];
@@ -52,6 +53,15 @@ for (const algorithm of ['sha256', 'sha512'] as const) {
     assert.equal(ours.stdout, theirs);
   });
 }
+
+test('whole-file digest on threads works from a process started with --input-type=module -e', async () => {
+  const file = path.join(dir, `f${3 * 1024 * 1024 + 333}`);
+  const library = pathToFileURL(path.join(repoRoot, 'dist', 'src', 'verity', 'file-digest.js')).href;
+  const script = `const { fsverityDigestOfFile } = await import(${JSON.stringify(library)}); console.log((await fsverityDigestOfFile(${JSON.stringify(file)}, 'sha256', { threads: 2, parallelMin: 0, piece: 65536 })).toString('hex'));`;
+  const out = await mustRun(process.execPath, ['--input-type=module', '-e', script]);
+  const real = (await mustRun('fsverity', ['digest', file])).split(' ')[0];
+  assert.equal(`sha256:${out.trim()}`, real);
+});
 
 test('whole-file digest of a missing file names it', async () => {
   await assert.rejects(fsverityDigestOfFile(path.join(dir, 'absent'), 'sha256', { threads: 2, parallelMin: 0 }), /absent/);
