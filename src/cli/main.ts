@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { OcitoolError, redact } from '../errors.js';
 import { createContext, type CliContext } from './context.js';
 import { commandModules } from './commands/index.js';
+import { packageVersion } from './version.js';
 
 /** The first argument that is not a global option or its value: the command's name. */
 function commandName(args: string[]): string | undefined {
@@ -25,6 +26,7 @@ export async function buildProgram(argv: string[] = []): Promise<{ program: Comm
     .option('--store <dir>', 'store folder (default: $OCITOOL_STORE, $XDG_DATA_HOME/ocitool or ~/.local/share/ocitool)')
     .option('--wait <seconds>', 'how long to wait for the store lock held by another process (default: 300)')
     .option('--debug', 'print the chain of causes of an error')
+    .version(packageVersion(), '-V, --version', 'print the version of ocitool')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const name = commandName(argv.slice(2));

@@ -1,17 +1,21 @@
 /**
- * Compression streams chosen by media type or by magic bytes: gzip (node:zlib), zstd (zstd-napi,
- * libzstd built from source at install, no download), xz (lzma-native), and plain.
+ * Compression streams chosen by media type or by magic bytes: gzip (node:zlib to read; written in
+ * parallel chunks, parallel-gzip.ts), zstd (zstd.ts: nothing compiled at install), xz
+ * (lzma-native, whose npm package ships prebuilt binaries), and plain.
  */
 import { PassThrough, Readable, type Duplex, type Transform } from 'node:stream';
-import { createGunzip, createGzip, constants as zlibConstants } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { OcitoolError } from '../errors.js';
+import { ParallelGzip } from './parallel-gzip.js';
+import { createZstdCompressor, createZstdDecompressor } from './zstd.js';
+
+export { ParallelGzip, defaultGzipThreads } from './parallel-gzip.js';
+export { zstdDecoder, type ZstdDecoder } from './zstd.js';
 
 const require = createRequire(import.meta.url);
-// Both are CommonJS native addons; loaded lazily so commands that never see zstd or xz skip the cost.
-let zstdModule: typeof import('zstd-napi') | undefined;
+// A CommonJS native addon; loaded lazily so commands that never see xz skip the cost.
 let lzmaModule: { createDecompressor(): Duplex; createCompressor(opts?: object): Duplex } | undefined;
-const zstd = () => (zstdModule ??= require('zstd-napi') as typeof import('zstd-napi'));
 const lzma = () => (lzmaModule ??= require('lzma-native'));
 
 export type StreamCompression = 'none' | 'gzip' | 'zstd' | 'xz';
@@ -31,7 +35,7 @@ export function createDecompressor(kind: StreamCompression): Transform | Duplex 
     case 'gzip':
       return createGunzip({ chunkSize: 128 * 1024 });
     case 'zstd':
-      return new (zstd().DecompressStream)();
+      return createZstdDecompressor();
     case 'xz':
       return lzma().createDecompressor();
     case 'none':
@@ -42,14 +46,16 @@ export function createDecompressor(kind: StreamCompression): Transform | Duplex 
 export interface CompressOptions {
   /** gzip 1-9 (default 6, what docker and skopeo use), zstd 1-19 (default 3). */
   level?: number;
+  /** Chunks compressed at once (gzip, and zstd without Node's own); default: cores, at most 8. The output does not depend on it. */
+  threads?: number;
 }
 
 export function createCompressor(kind: Exclude<StreamCompression, 'xz'>, options: CompressOptions = {}): Transform | Duplex {
   switch (kind) {
     case 'gzip':
-      return createGzip({ level: options.level ?? zlibConstants.Z_DEFAULT_COMPRESSION, chunkSize: 128 * 1024 });
+      return new ParallelGzip({ level: options.level ?? 6, ...(options.threads ? { threads: options.threads } : {}) });
     case 'zstd':
-      return new (zstd().CompressStream)({ compressionLevel: options.level ?? 3 });
+      return createZstdCompressor(options.level ?? 3, options.threads);
     case 'none':
       return new PassThrough();
   }

@@ -75,26 +75,18 @@ export class FsVerityHasher {
 
   /** The 32- or 64-byte fs-verity file digest. */
   digest(): Buffer {
-    let root = Buffer.alloc(64);
+    let root: Buffer | undefined;
     if (this.size > 0) {
       this.dataBlock.fill(0, this.dataFill);
       const last = hashBlock(this.algorithm, this.dataBlock);
       if (this.dataBlocks === 0) {
-        last.copy(root);
+        root = last;
       } else {
         this.pushHash(0, last);
-        root = Buffer.alloc(64);
-        this.finishLevels().copy(root);
+        root = this.finishLevels();
       }
     }
-    const descriptor = Buffer.alloc(DESCRIPTOR_SIZE);
-    descriptor.writeUInt8(1, 0); // version
-    descriptor.writeUInt8(ALGORITHM_NUMBER[this.algorithm], 1);
-    descriptor.writeUInt8(Math.log2(VERITY_BLOCK_SIZE), 2);
-    descriptor.writeUInt8(0, 3); // salt size
-    descriptor.writeBigUInt64LE(BigInt(this.size), 8);
-    root.copy(descriptor, 16, 0, 64);
-    return createHash(this.algorithm).update(descriptor).digest();
+    return descriptorDigest(this.algorithm, this.size, root);
   }
 
   hex(): ObjectId {
@@ -127,6 +119,54 @@ export class FsVerityHasher {
       this.pushHash(i + 1, blockHash);
     }
   }
+}
+
+/**
+ * The file digest: the hash of the descriptor holding version, algorithm, block size, file size
+ * and the Merkle root (`undefined` for an empty file: all zeroes).
+ */
+export function descriptorDigest(algorithm: VerityAlgorithm, size: number, root: Buffer | undefined): Buffer {
+  const descriptor = Buffer.alloc(DESCRIPTOR_SIZE);
+  descriptor.writeUInt8(1, 0); // version
+  descriptor.writeUInt8(ALGORITHM_NUMBER[algorithm], 1);
+  descriptor.writeUInt8(Math.log2(VERITY_BLOCK_SIZE), 2);
+  descriptor.writeUInt8(0, 3); // salt size
+  descriptor.writeBigUInt64LE(BigInt(size), 8);
+  root?.copy(descriptor, 16, 0, DIGEST_SIZE[algorithm]);
+  return createHash(algorithm).update(descriptor).digest();
+}
+
+/**
+ * The Merkle root from the hashes of every data block (the last one zero-padded), concatenated in
+ * order: each level packs the hashes below into zero-padded blocks, up to one hash.
+ */
+export function rootFromBlockHashes(algorithm: VerityAlgorithm, blockHashes: Buffer): Buffer | undefined {
+  const size = DIGEST_SIZE[algorithm];
+  if (blockHashes.length === 0) return undefined;
+  const perBlock = Math.floor(VERITY_BLOCK_SIZE / size);
+  const block = Buffer.alloc(VERITY_BLOCK_SIZE);
+  let level = blockHashes;
+  while (level.length > size) {
+    const count = level.length / size;
+    const next = Buffer.allocUnsafe(Math.ceil(count / perBlock) * size);
+    for (let i = 0, o = 0; i < count; i += perBlock, o += size) {
+      const part = level.subarray(i * size, Math.min(count, i + perBlock) * size);
+      part.copy(block);
+      block.fill(0, part.length);
+      hashBlock(algorithm, block).copy(next, o);
+    }
+    level = next;
+  }
+  return level;
+}
+
+export function digestSize(algorithm: VerityAlgorithm): number {
+  return DIGEST_SIZE[algorithm];
+}
+
+/** One data block's hash (`block` is a whole block, the last one already zero-padded). */
+export function hashDataBlock(algorithm: VerityAlgorithm, block: Uint8Array): Buffer {
+  return hashBlock(algorithm, block);
 }
 
 /** fsverity-utils' printed form: sha256:<hex>. */

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { writeFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FsVerityHasher } from '../../src/verity/fsverity.js';
-import { mustRun, ocitool, tempDir, removeDir } from '../helpers/index.js';
+import { fsverityDigestOfFile } from '../../src/verity/file-digest.js';
+import { pathToFileURL } from 'node:url';
+import { mustRun, ocitool, repoRoot, tempDir, removeDir } from '../helpers/index.js';
 import { patternBytes } from '../helpers/images.js';
 
 const SIZES = [0, 1, 4096, 4097, 8192, 256 * 1024, 256 * 1024 + 1, 512 * 1024, 512 * 1024 + 1, 3 * 1024 * 1024 + 333, 64 * 1024 * 1024 + 4097];
@@ -31,6 +33,18 @@ for (const algorithm of ['sha256', 'sha512'] as const) {
     }
   });
 
+  test(`whole-file digest on 1, 2 and 3 threads equals fsverity digest (${algorithm}) at every boundary`, async () => {
+    for (const size of SIZES) {
+      const file = path.join(dir, `f${size}`);
+      const real = (await mustRun('fsverity', ['digest', `--hash-alg=${algorithm}`, file])).split(' ')[0];
+      // Small pieces and no size threshold, so even small files are split between threads.
+      for (const threads of [1, 2, 3]) {
+        const digest = await fsverityDigestOfFile(file, algorithm, { threads, parallelMin: 0, piece: 8192 });
+        assert.equal(`${algorithm}:${digest.toString('hex')}`, real, `size ${size}, ${threads} threads`);
+      }
+    }
+  });
+
   test(`ocitool fsverity-digest prints what fsverity prints (${algorithm})`, async () => {
     const files = SIZES.map((s) => path.join(dir, `f${s}`));
     const ours = await ocitool(['fsverity-digest', '--hash', algorithm, ...files]);
@@ -39,6 +53,19 @@ for (const algorithm of ['sha256', 'sha512'] as const) {
     assert.equal(ours.stdout, theirs);
   });
 }
+
+test('whole-file digest on threads works from a process started with --input-type=module -e', async () => {
+  const file = path.join(dir, `f${3 * 1024 * 1024 + 333}`);
+  const library = pathToFileURL(path.join(repoRoot, 'dist', 'src', 'verity', 'file-digest.js')).href;
+  const script = `const { fsverityDigestOfFile } = await import(${JSON.stringify(library)}); console.log((await fsverityDigestOfFile(${JSON.stringify(file)}, 'sha256', { threads: 2, parallelMin: 0, piece: 65536 })).toString('hex'));`;
+  const out = await mustRun(process.execPath, ['--input-type=module', '-e', script]);
+  const real = (await mustRun('fsverity', ['digest', file])).split(' ')[0];
+  assert.equal(`sha256:${out.trim()}`, real);
+});
+
+test('whole-file digest of a missing file names it', async () => {
+  await assert.rejects(fsverityDigestOfFile(path.join(dir, 'absent'), 'sha256', { threads: 2, parallelMin: 0 }), /absent/);
+});
 
 test('fsverity-digest of a missing file is one line and exit 1', async () => {
   const r = await ocitool(['fsverity-digest', path.join(dir, 'nope')]);
