@@ -24,8 +24,9 @@ test('npm pack, install in another project, compile and run the README example',
     const project = path.join(dir, 'project');
     await mustRun('mkdir', [project]);
     await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'example', private: true, type: 'module' }));
-    // Dependencies come from npm's cache when it has them (offline after the first run).
-    const install = await run('npm', ['install', tarball, '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: project });
+    // Dependencies come from npm's cache when it has them (offline after the first run). A
+    // TypeScript user of a Node library has Node's types: the declarations name Buffer and streams.
+    const install = await run('npm', ['install', tarball, '@types/node@20', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: project });
     assert.equal(install.code, 0, install.stderr);
     // Only the library and CLI ship: no tests, no sources.
     const shipped = await readdir(path.join(project, 'node_modules', 'ocitool', 'dist'));
