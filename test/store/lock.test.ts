@@ -164,20 +164,20 @@ test('stale owner files and old lock files decide nothing: a dead pid, a reused 
 
 test('ocitool --wait bounds the wait of a command: LOCKED on one line naming the holder, and a waiting message', async () => {
   const store = path.join(dir, 'cli-store');
-  assert.equal((await ocitool(['images'], { store })).code, 0);
+  assert.equal((await ocitool(['fsck'], { store })).code, 0);
   const child = await holder(path.join(store, 'locks'), 'exclusive');
   try {
-    const r = await ocitool(['--wait', '0.5', 'images'], { store });
+    const r = await ocitool(['--wait', '0.5', 'fsck'], { store });
     assert.equal(r.code, 1);
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 2, r.stderr);
     assert.match(lines[0]!, new RegExp(`^ocitool: store .* is locked by process ${child.pid} .*waiting up to 0.5 s`));
     assert.match(lines[1]!, new RegExp(`^ocitool: store .* is locked by process ${child.pid} \\(lock-worker hold, exclusive, since .*\\); gave up after 0.5 s`));
-    const bad = await ocitool(['--wait', 'soon', 'images'], { store });
+    const bad = await ocitool(['--wait', 'soon', 'fsck'], { store });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--wait "soon": expected a number of seconds/);
   } finally {
     await kill(child);
   }
-  assert.equal((await ocitool(['--wait', '0', 'images'], { store })).code, 0, 'free once the holder died');
+  assert.equal((await ocitool(['--wait', '0', 'fsck'], { store })).code, 0, 'free once the holder died');
 });

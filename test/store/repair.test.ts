@@ -151,7 +151,7 @@ test('fsck reports a flipped byte in a file object and a blob; fsck --repair rem
 
   const after = await ocitool(['fsck'], { store });
   assert.equal(after.code, 1);
-  assert.doesNotMatch(after.stdout, /corrupt/, 'nothing corrupt is left, only what is missing');
+  assert.doesNotMatch(after.stdout, /corrupt-(object|blob|layer)/, 'nothing corrupt is left, only what is missing (and the image that needs it)');
   assert.match(after.stdout, /missing-blob|missing-layer/);
 
   await importOk(a.gzip, 'a', store);

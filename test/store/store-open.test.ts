@@ -17,7 +17,7 @@ after(() => removeDir(dir));
 test('eight processes opening one new store at once all succeed and leave one valid meta.json', async () => {
   for (let round = 0; round < 4; round++) {
     const store = path.join(dir, `new-${round}`);
-    const results = await Promise.all(Array.from({ length: 8 }, () => ocitool(['images', '--json'], { store })));
+    const results = await Promise.all(Array.from({ length: 8 }, () => ocitool(['fsck', '--json'], { store })));
     for (const r of results) assert.equal(r.code, 0, `round ${round}: ${r.stderr}`);
     assert.equal(JSON.parse(await readFile(path.join(store, 'meta.json'), 'utf8')).version, 1);
     assert.deepEqual((await listFiles(store)).filter((f) => !f.startsWith('locks/')), ['meta.json'], 'no temp files left');
@@ -49,5 +49,5 @@ test('--store pointing at a folder that holds other things and no meta.json is r
   assert.deepEqual(await listFiles(notStore), before);
   const empty = path.join(dir, 'empty');
   await mkdir(empty);
-  assert.equal((await ocitool(['--store', empty, 'images'])).code, 0, 'an empty folder becomes a store');
+  assert.equal((await ocitool(['--store', empty, 'fsck'])).code, 0, 'an empty folder becomes a store');
 });

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { StorePaths } from '../../store/paths.js';
-import { listNames } from '../../util/fs.js';
+import { exists, listNames } from '../../util/fs.js';
 import type { CliContext } from '../context.js';
 import { printJson } from '../context.js';
 
@@ -18,9 +18,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--json', 'print a JSON array')
     .addHelpText('after', '\nExample:\n  $ ocitool images --json\n')
     .action(async (opts: { json?: boolean }) => {
-      // No tag files, no images: answered from one readdir, without loading the store and schema
-      // modules (zod is most of ocitool's start-up), and without creating a store that is absent.
-      const { rows, failures } = (await listNames(new StorePaths(ctx.storeDir()).tags)).length === 0 ? { rows: [], failures: [] } : await describeAll(ctx);
+      // No store, or a store with no tag files: no images, answered from a readdir without loading
+      // the store and schema modules (zod is most of ocitool's start-up) and without creating a
+      // store. Anything else (a folder that is not a store included) goes through the store.
+      const paths = new StorePaths(ctx.storeDir());
+      const empty = !(await exists(paths.root)) || ((await exists(paths.meta)) && (await listNames(paths.tags)).length === 0);
+      const { rows, failures } = empty ? { rows: [], failures: [] } : await describeAll(ctx);
       if (opts.json) printJson(ctx, rows);
       else {
         const table = [HEADER, ...rows.map((r) => [r.name, r.digest, r.platforms.join(',') || '-', r.sizeText])];
