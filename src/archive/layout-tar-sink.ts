@@ -22,7 +22,7 @@ import { VerifyingStream } from '../oci/verify.js';
 import { dockerManifestJson } from './docker-manifest-json.js';
 import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME } from '../oci/annotations.js';
 import { scratchPath } from '../util/scratch.js';
-import { ioError, syncFolder } from '../util/output.js';
+import { ioError, syncFile, syncFolder } from '../util/output.js';
 
 /** Every entry's mtime: the epoch, as skopeo writes oci-archive, so output does not depend on when it ran. */
 const FIXED_MTIME = new Date(0);
@@ -105,7 +105,9 @@ export class LayoutTarSink implements ImageSink {
     // fsync, rename, fsync of the folder: a crash leaves the old file or the whole new one.
     const target = 'file' in this.output ? scratchPath(this.output.file) : undefined;
     const handle = target ? await open(target, 'wx', 0o644).catch((err: unknown) => { throw ioError((this.output as { file: string }).file, err); }) : undefined;
-    const out = handle ? handle.createWriteStream({ autoClose: false, highWaterMark: 256 * 1024 }) : (this.output as { stream: Writable }).stream;
+    // The stream closes the handle when it ends (a handle it does not close never emits 'close',
+    // and pipeline would wait for it forever).
+    const out = handle ? handle.createWriteStream({ highWaterMark: 256 * 1024 }) : (this.output as { stream: Writable }).stream;
     const pack = tar.pack();
     const written = pipeline(pack, out, { end: handle !== undefined });
     // Awaited below; without a handler now, a write error (ENOSPC, EPIPE) raised while an entry
@@ -130,8 +132,7 @@ export class LayoutTarSink implements ImageSink {
       await written;
       if (handle && target) {
         const file = (this.output as { file: string }).file;
-        await handle.sync().catch((err: unknown) => { throw ioError(file, err); });
-        await handle.close();
+        await syncFile(target).catch((err: unknown) => { throw ioError(file, err); });
         await rename(target, file).catch((err: unknown) => { throw ioError(file, err); });
         await syncFolder(path.dirname(file)).catch((err: unknown) => { throw ioError(path.dirname(file), err, 'cannot sync the folder'); });
       }
@@ -139,7 +140,7 @@ export class LayoutTarSink implements ImageSink {
       pack.destroy(err as Error);
       // Its failure is `err` or follows from it; reported through `err` below.
       await written.catch(() => {});
-      // A second close after a successful one only rejects; the handle is gone either way.
+      // Closed by the stream already (then this rejects), or closed now: the handle is gone either way.
       if (handle) await handle.close().catch(() => {});
       if (target) await rm(target, { force: true });
       throw await this.failure(written, err);

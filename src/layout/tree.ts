@@ -5,7 +5,6 @@
  */
 import { createReadStream } from 'node:fs';
 import { open, realpath, readlink, stat } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { OcitoolError } from '../errors.js';
@@ -102,9 +101,20 @@ export class TarTree implements FileTree {
   }
 }
 
-/** Opens a folder, a tar file, or a tar stream (e.g. stdin); compressed tars are spooled once. */
-export async function openFileTree(input: string | Readable, description?: string): Promise<FileTree> {
-  const spoolParent = process.env.OCITOOL_TMPDIR ?? os.tmpdir();
+export interface OpenTreeOptions {
+  /** For messages; default the path. */
+  description?: string;
+  /**
+   * Where a compressed or streamed tar is spooled: the store operation's staging folder (gc
+   * leaves it alone while the operation lives) or a scratch folder beside an output. Required
+   * for anything but a folder or a plain tar file: a spool is never put where no one looks.
+   */
+  spoolParent?: string;
+}
+
+/** Opens a folder, a tar file, or a tar stream (e.g. stdin); compressed tars and streams are spooled once. */
+export async function openFileTree(input: string | Readable, options: OpenTreeOptions = {}): Promise<FileTree> {
+  const { description, spoolParent } = options;
   if (typeof input !== 'string') return new TarTree(await openTarArchive({ stream: input, label: description ?? 'standard input' }, spoolParent));
   let info;
   try {
@@ -113,6 +123,7 @@ export async function openFileTree(input: string | Readable, description?: strin
     throw new OcitoolError('NOT_FOUND', `${input}: no such file or folder`, { cause: err });
   }
   if (info.isDirectory()) return new FolderTree(input, description ?? input);
-  if (info.size === 0) throw new OcitoolError('TAR_INVALID', `${description ?? input}: empty file`);
+  if (info.size === 0 && info.isFile()) throw new OcitoolError('TAR_INVALID', `${description ?? input}: empty file`);
+  // A plain tar file is read in place; only a compressed one needs the spool folder.
   return new TarTree(await openTarArchive({ file: input }, spoolParent));
 }

@@ -49,6 +49,8 @@ export class StoreSink implements ImageSink {
     this.description = `store ${store.root}`;
   }
 
+  get scratchDir(): string { return this.staging.dir; }
+
   static async create(store: Store, options: StoreSinkOptions = {}): Promise<StoreSink> {
     const lock = await store.lockShared();
     try {

@@ -95,7 +95,7 @@ export class TarArchive {
  * looks (the store operation's staging folder, or a scratch folder beside the output). Both are
  * then indexed by the same header scan.
  */
-export async function openTarArchive(source: { file: string } | { stream: Readable; label: string }, spoolParent: string): Promise<TarArchive> {
+export async function openTarArchive(source: { file: string } | { stream: Readable; label: string }, spoolParent: string | undefined): Promise<TarArchive> {
   const label = 'file' in source ? source.file : source.label;
   let spoolDir: string | undefined;
   try {
@@ -103,6 +103,7 @@ export async function openTarArchive(source: { file: string } | { stream: Readab
       return new TarArchive(label, source.file, await scanHeaders(source.file, label));
     }
     const input = 'file' in source ? createReadStream(source.file, { highWaterMark: 256 * 1024 }) : source.stream;
+    if (spoolParent === undefined) throw new OcitoolError('USAGE', `${label}: a compressed or streamed archive is not read here (no scratch folder); give a plain tar or a folder`);
     const { stream } = await autoDecompress(input, label);
     spoolDir = await mkdtemp(path.join(spoolParent, 'archive-'));
     const spoolFile = path.join(spoolDir, 'archive.tar');

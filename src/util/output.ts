@@ -102,6 +102,16 @@ export async function checkOutputFolder(dir: string): Promise<string> {
   return abs;
 }
 
+/** fsync of a file written and closed by a stream: any descriptor of the file flushes its data. */
+export async function syncFile(file: string): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** fsync of a folder, so a rename or a new name in it is durable. */
 export async function syncFolder(dir: string): Promise<void> {
   const handle = await open(dir, 'r');

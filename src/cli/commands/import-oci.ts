@@ -10,6 +10,7 @@ import { formatPlatform, parsePlatform, platformFromArch, type Platform } from '
 import { normalizeTagName } from '../../oci/reference.js';
 import type { CliContext } from '../context.js';
 import { createRenderer, progressMode } from '../progress.js';
+import { checkStoreNames } from '../store-names.js';
 
 interface Options {
   file: string;
@@ -36,23 +37,32 @@ export function register(program: Command, ctx: CliContext): void {
       if (opts.arch && opts.platform) throw new OcitoolError('USAGE', '--arch and --platform cannot be used together');
       const wanted: Platform | undefined = opts.arch ? platformFromArch(opts.arch) : opts.platform ? parsePlatform(opts.platform) : undefined;
       const explicitNames = opts.tag.map(normalizeTagName);
-      const layout = await openLayout(layoutPath);
+      const store = await ctx.openStore();
+      checkStoreNames(store, explicitNames);
+      // The sink first: it holds the store lock shared, and a compressed layout tar is spooled in
+      // its staging folder (removed on failure, left alone by gc while this process lives).
+      const sink = await store.createSink();
       try {
-        const entries = await readEntries(layout.tree.readFile.bind(layout.tree), opts.file, layout.tree.description);
-        const chosen = await selectManifest(layout, entries, wanted);
-        const names = explicitNames.length ? explicitNames : namesFromAnnotations(chosen.entry, layoutPath);
-        const store = await ctx.openStore();
-        const renderer = createRenderer(progressMode(opts, ctx.stderr), ctx.stderr, ctx.stdout);
-        const sink = await store.createSink();
-        const [result] = await copyImages(layout, sink, [{ descriptor: chosen.descriptor, names }], { reporter: renderer.reporter });
-        renderer.finish();
-        if (opts.json) ctx.print(JSON.stringify({ type: 'result', digest: result!.descriptor.digest, names, platform: formatPlatform(chosen.platform) }));
-        else {
-          if (!opts.quiet) for (const name of names) ctx.note(`tagged ${name}`);
-          ctx.print(result!.descriptor.digest);
+        const layout = await openLayout(layoutPath, { spoolParent: sink.scratchDir });
+        try {
+          const entries = await readEntries(layout.tree.readFile.bind(layout.tree), opts.file, layout.tree.description);
+          const chosen = await selectManifest(layout, entries, wanted);
+          const names = explicitNames.length ? explicitNames : namesFromAnnotations(chosen.entry, layoutPath);
+          checkStoreNames(store, names);
+          const renderer = createRenderer(progressMode(opts, ctx.stderr), ctx.stderr, ctx.stdout);
+          const [result] = await copyImages(layout, sink, [{ descriptor: chosen.descriptor, names }], { reporter: renderer.reporter });
+          renderer.finish();
+          if (opts.json) ctx.print(JSON.stringify({ type: 'result', digest: result!.descriptor.digest, names, platform: formatPlatform(chosen.platform) }));
+          else {
+            if (!opts.quiet) for (const name of names) ctx.note(`tagged ${name}`);
+            ctx.print(result!.descriptor.digest);
+          }
+        } finally {
+          await layout.close();
         }
-      } finally {
-        await layout.close();
+      } catch (err) {
+        await sink.abort(); // a no-op when the engine already aborted or committed
+        throw err;
       }
     });
 }
