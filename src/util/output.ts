@@ -51,13 +51,13 @@ async function nearestExisting(p: string): Promise<{ path: string; isDirectory: 
 /** Refuses a place on a pseudo file system (/proc, /sys, ...) or under /dev. */
 async function refusePseudo(output: string, existing: string): Promise<void> {
   if (existing === '/dev' || existing.startsWith('/dev/')) {
-    throw new OcitoolError('USAGE', `${output}: refusing to write under /dev; give a regular file or folder path`);
+    throw new OcitoolError('IO', `${output}: refusing to write under /dev; give a regular file or folder path`);
   }
   const fs = await statfs(existing).catch((err: unknown) => {
     throw ioError(existing, err, 'cannot look at it');
   });
   const name = PSEUDO_FILE_SYSTEMS.get(Number(fs.type));
-  if (name) throw new OcitoolError('USAGE', `${output}: ${existing} is on ${name}, not a file system for files; give a regular file or folder path`);
+  if (name) throw new OcitoolError('IO', `${output}: ${existing} is on ${name}, not a file system for files; give a regular file or folder path`);
 }
 
 async function mustWrite(dir: string, output: string): Promise<void> {
@@ -79,7 +79,7 @@ export async function checkOutputFile(file: string): Promise<string> {
   }
   if (info && !info.isFile()) {
     const kind = info.isDirectory() ? 'a folder' : info.isCharacterDevice() || info.isBlockDevice() ? 'a device' : info.isFIFO() ? 'a pipe' : info.isSocket() ? 'a socket' : 'not a regular file';
-    throw new OcitoolError('USAGE', `${file}: is ${kind}; the output must be a regular file path (use shell redirection for pipes and devices)`);
+    throw new OcitoolError('IO', `${file}: is ${kind}; the output must be a regular file path (use shell redirection for pipes and devices)`);
   }
   const dir = path.dirname(abs);
   const existing = await nearestExisting(dir);
@@ -96,7 +96,7 @@ export async function checkOutputFolder(dir: string): Promise<string> {
   const existing = await nearestExisting(abs);
   await refusePseudo(dir, existing.path);
   if (!existing.isDirectory) {
-    throw new OcitoolError('USAGE', `${dir}: ${existing.path === abs ? 'exists and is not a folder' : `${existing.path} is not a folder`}`);
+    throw new OcitoolError('IO', `${dir}: ${existing.path === abs ? 'exists and is not a folder' : `${existing.path} is not a folder`}`);
   }
   await mustWrite(existing.path, abs);
   return abs;
