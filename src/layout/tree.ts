@@ -7,7 +7,8 @@ import { createReadStream } from 'node:fs';
 import { open, realpath, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { OcitoolError } from '../errors.js';
+import { OcitoolError, withContext } from '../errors.js';
+import { isEnoent } from '../util/fs.js';
 import { openTarArchive, type TarArchive } from '../tar/archive.js';
 import { normalizeEntryName } from '../tar/entry-path.js';
 
@@ -33,11 +34,14 @@ export class FolderTree implements FileTree {
     let real: string;
     try {
       real = await realpath(full);
-    } catch {
-      throw missing(this.description, rel);
+    } catch (err) {
+      // Only ENOENT means missing; EACCES, EIO, ELOOP are reported as they are.
+      if (isEnoent(err)) throw missing(this.description, rel);
+      throw withContext(`${this.description}: ${rel}`, err);
     }
     const rootReal = await realpath(this.root);
     if (real !== rootReal && !real.startsWith(rootReal + path.sep)) {
+      // Not a link itself (a folder on the way is): name where it resolved to instead.
       const link = await readlink(full).catch(() => real);
       throw new OcitoolError('PATH_UNSAFE', `${this.description}: ${rel} is a link to ${link}, outside the layout`);
     }
