@@ -59,6 +59,7 @@ export function assignConvertRefs(imageNames: string[]): Map<string, string> {
   try {
     return assignSaveRefs(imageNames, new Map());
   } catch {
+    // Two tags clash: convert never fails on names, every image gets its full name as ref.
     return new Map(imageNames.map((n) => [n, n]));
   }
 }

@@ -11,7 +11,7 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { syncFilesystem } from '../util/sync.js';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { listNames } from '../util/fs.js';
+import { isEnoent, listNames } from '../util/fs.js';
 import { ioError, writeFileDurably } from '../util/output.js';
 import { removeStaleScratchIn, scratchPath } from '../util/scratch.js';
 import { digestAlgorithm } from '../oci/digest.js';
@@ -68,7 +68,12 @@ export class LayoutFolderSink implements ImageSink {
   }
 
   async readSmallBlob(desc: Descriptor): Promise<Buffer | undefined> {
-    return readFile(this.file(desc)).catch(() => undefined);
+    try {
+      return await readFile(this.file(desc));
+    } catch (err) {
+      if (isEnoent(err)) return undefined;
+      throw ioError(this.file(desc), err, 'cannot read');
+    }
   }
 
   async writeSmallBlob(desc: Descriptor, raw: Buffer): Promise<void> {

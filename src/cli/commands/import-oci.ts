@@ -74,6 +74,7 @@ async function readEntries(readFile: (rel: string, max: number) => Promise<Buffe
     try {
       return JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
     } catch {
+      // Not JSON: parseJson below reports it, naming the file.
       return undefined;
     }
   })();

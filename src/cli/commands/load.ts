@@ -38,6 +38,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (!opts.input && (process.stdin as { isTTY?: boolean }).isTTY) {
         throw new OcitoolError('USAGE', 'no input: pass -i FILE or pipe a tar on stdin');
       }
+      // A path that cannot be looked at is not a folder: the archive reader reports it by name.
       const isFolder = opts.input !== undefined && (await stat(opts.input).catch(() => undefined))?.isDirectory();
       const store = await ctx.openStore();
       // The sink first: it takes the store lock shared and makes this operation's staging folder,
