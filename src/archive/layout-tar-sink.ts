@@ -118,10 +118,11 @@ export class LayoutTarSink implements ImageSink {
         ({ name, size, type, mode: type === 'directory' ? 0o755 : 0o644, mtime: FIXED_MTIME, uid: 0, gid: 0, uname: '', gname: '' });
       const pending = [...dirs.map((name) => ({ name, dir: true as const })), ...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       for (const entry of pending) {
+        // An entry's error is the pack's (the output failed), reported through `written` below.
         if ('dir' in entry) {
-          pack.entry(header(entry.name, 0, 'directory'));
+          pack.entry(header(entry.name, 0, 'directory')).on('error', () => {});
         } else if (entry.raw) {
-          pack.entry(header(entry.name, entry.raw.length), entry.raw);
+          pack.entry(header(entry.name, entry.raw.length), entry.raw).on('error', () => {});
         } else {
           const desc = entry.desc!;
           const stream = pack.entry(header(entry.name, desc.size));
