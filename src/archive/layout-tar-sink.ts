@@ -125,8 +125,10 @@ export class LayoutTarSink implements ImageSink {
           pack.entry(header(entry.name, entry.raw.length), entry.raw).on('error', () => {});
         } else {
           const desc = entry.desc!;
+          const input = await this.openForCommit(desc);
           const stream = pack.entry(header(entry.name, desc.size));
-          await pipeline(await this.openForCommit(desc), stream);
+          stream.on('error', () => {});
+          await pipeline(input, stream);
         }
       }
       pack.finalize();
