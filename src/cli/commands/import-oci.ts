@@ -1,6 +1,8 @@
 /** `ocitool import-oci`: an OCI image layout (folder or tar) into the store, digests unchanged. */
 import type { Command } from 'commander';
-import { OcitoolError } from '../../errors.js';
+import { stat } from 'node:fs/promises';
+import { OcitoolError, withContext } from '../../errors.js';
+import { isEnoent } from '../../util/fs.js';
 import { copyImages } from '../../copy/engine.js';
 import { openLayout } from '../../layout/source.js';
 import { selectManifest } from '../../layout/select.js';
@@ -37,6 +39,10 @@ export function register(program: Command, ctx: CliContext): void {
       if (opts.arch && opts.platform) throw new OcitoolError('USAGE', '--arch and --platform cannot be used together');
       const wanted: Platform | undefined = opts.arch ? platformFromArch(opts.arch) : opts.platform ? parsePlatform(opts.platform) : undefined;
       const explicitNames = opts.tag.map(normalizeTagName);
+      // A path that is not there fails before the store is opened (or created).
+      await stat(layoutPath).catch((err: unknown) => {
+        throw isEnoent(err) ? new OcitoolError('NOT_FOUND', `${layoutPath}: no such file or folder`, { cause: err }) : withContext(layoutPath, err);
+      });
       const store = await ctx.openStore();
       checkStoreNames(store, explicitNames);
       // The sink first: it holds the store lock shared, and a compressed layout tar is spooled in
