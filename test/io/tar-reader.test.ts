@@ -12,7 +12,7 @@ import { mustRun, ocitool, removeDir, tempDir, listFiles } from '../helpers/inde
 import { patternBytes, writeOciLayout, writeRootfsTar, sampleRootfs } from '../helpers/images.js';
 import { Store } from '../../src/store/store.js';
 import { parseDigest } from '../../src/oci/digest.js';
-import { dirEntry, fileEntry, gnuLongName, layoutEntries, pad, paxHeader, TRAILER, ustarHeader } from './tar-bytes.js';
+import { dirEntry, fileEntry, gnuLongName, layoutEntries, paxHeader, TRAILER, ustarHeader } from './tar-bytes.js';
 
 let dir: string;
 let layout: string;
@@ -151,5 +151,34 @@ test('a plain layout tar with no end-of-archive blocks is read; one cut inside a
   const bad = await ocitool(['import-oci', cut, '--tag', 'cut:end'], { store: path.join(dir, 'store-cut-end') });
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /layout-cut\.tar: truncated tar \(the data of "oci-layout" runs past the end of the file\)/);
-  void pad;
+});
+
+test('the header reader: PAX global records apply to later entries, a local record overrides, an empty value unsets; PAX size never gives a link data', async () => {
+  const { TarStreamParser } = await import('../../src/tar/stream.js');
+  const data = Buffer.from('0123456789');
+  const tar = Buffer.concat([
+    paxHeader('g', { path: 'from-global' }),
+    fileEntry('a', data),
+    paxHeader('x', { path: 'from-local' }),
+    fileEntry('b', data),
+    paxHeader('x', { path: '' }),
+    fileEntry('c', data),
+    paxHeader('g', { path: '' }),
+    fileEntry('d', data, { paxSizeZero: true }),
+    paxHeader('x', { size: '100' }),
+    ustarHeader({ name: 'link', size: 0, type: '2', linkname: 'd' }),
+    TRAILER,
+  ]);
+  const seen: string[] = [];
+  const bytes: Buffer[] = [];
+  const parser = new TarStreamParser({
+    raw: (b) => void bytes.push(Buffer.from(b)),
+    entry: (h) => void seen.push(`${h.name}:${h.size}`),
+    data: (b) => void bytes.push(Buffer.from(b)),
+  }, 'test tar');
+  // Fed in odd-sized pieces: block boundaries must not matter.
+  for (let at = 0; at < tar.length; at += 333) await parser.push(tar.subarray(at, at + 333));
+  assert.deepEqual(parser.end(), { trailer: true, entries: 5 });
+  assert.deepEqual(seen, ['from-global:10', 'from-local:10', 'c:10', 'd:10', 'link:0']);
+  assert.ok(Buffer.concat(bytes).equals(tar), 'every byte handed over once, in order');
 });
