@@ -159,3 +159,20 @@ test('a failed convert removes its own scratch and writes no output', async () =
   }
   assert.deepEqual(await readdir(outDir), []);
 });
+
+test('a layout folder writer removes the temp files killed writers left in it (blobs, index.json), not a live one\'s', async () => {
+  const fixture = path.join(dir, 'saved-for-folder.tar');
+  assert.equal((await ocitool(['save', 'big:1', '-o', fixture], { store })).code, 0);
+  const folder = path.join(dir, 'layout-leftovers');
+  await mkdir(path.join(folder, 'blobs', 'sha256'), { recursive: true });
+  const pid = await deadPid();
+  const deadBlob = path.join(folder, 'blobs', 'sha256', `.${'a'.repeat(64)}.ocitool-tmp-${pid}-0123456789ab`);
+  const deadIndex = path.join(folder, `.index.json.ocitool-tmp-${pid}-0123456789ab`);
+  const liveBlob = path.join(folder, 'blobs', 'sha256', `.${'b'.repeat(64)}.ocitool-tmp-${process.pid}-0123456789ab`);
+  for (const f of [deadBlob, deadIndex, liveBlob]) await writeFile(f, 'partial');
+  const r = await ocitool(['convert', fixture, '-o', folder], { store });
+  assert.equal(r.code, 0, r.stderr);
+  const left = [...(await readdir(folder)), ...(await readdir(path.join(folder, 'blobs', 'sha256')))].filter((n) => n.includes('.ocitool-tmp-'));
+  assert.deepEqual(left, [path.basename(liveBlob)]);
+  await mustRun('skopeo', ['inspect', '--raw', `oci:${folder}:1`]);
+});
