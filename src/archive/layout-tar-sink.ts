@@ -8,7 +8,7 @@
  * VerifyingStream straight into the tar: one pass. Format notes: docs/save-load.md.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdtemp, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -22,6 +22,8 @@ import { walkImage } from '../oci/graph.js';
 import { VerifyingStream } from '../oci/verify.js';
 import { dockerManifestJson } from './docker-manifest-json.js';
 import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME } from '../oci/annotations.js';
+import { scratchPath } from '../util/scratch.js';
+import { ioError, syncFile, syncFolder } from '../util/output.js';
 
 /** Every entry's mtime: the epoch, as skopeo writes oci-archive, so output does not depend on when it ran. */
 const FIXED_MTIME = new Date(0);
@@ -47,7 +49,7 @@ export class LayoutTarSink implements ImageSink {
   /** Made on first use; a promise so concurrent writers share one folder. */
   private spoolDir?: Promise<string>;
 
-  /** `output` is a file path (written to a temp name, renamed at commit) or a stream (stdout). */
+  /** `output` is a file path (written to a scratch name beside it, synced and renamed at commit) or a stream (stdout). */
   constructor(private readonly output: { file: string } | { stream: Writable; label: string }, private readonly options: LayoutTarSinkOptions) {
     this.description = 'file' in output ? `layout tar ${output.file}` : `layout tar on ${output.label}`;
   }
@@ -100,36 +102,69 @@ export class LayoutTarSink implements ImageSink {
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const dirs = [...new Set(blobs.size ? ['blobs/', ...[...blobs.values()].map((d) => `blobs/${digestAlgorithm(d.digest)}/`)] : [])].sort();
 
-    const target = 'file' in this.output ? `${this.output.file}.tmp-${process.pid}` : undefined;
-    const out = 'file' in this.output ? createWriteStream(target!) : this.output.stream;
+    // A file output is written beside its target under a scratch name (util/scratch.ts), then
+    // fsync, rename, fsync of the folder: a crash leaves the old file or the whole new one.
+    const target = 'file' in this.output ? scratchPath(this.output.file) : undefined;
+    const handle = target ? await open(target, 'wx', 0o644).catch((err: unknown) => { throw ioError((this.output as { file: string }).file, err); }) : undefined;
+    // The stream closes the handle when it ends (a handle it does not close never emits 'close',
+    // and pipeline would wait for it forever).
+    const out = handle ? handle.createWriteStream({ highWaterMark: 256 * 1024 }) : (this.output as { stream: Writable }).stream;
     const pack = tar.pack();
-    const written = pipeline(pack, out, { end: 'file' in this.output });
+    const written = pipeline(pack, out, { end: handle !== undefined });
+    // Awaited below; without a handler now, a write error (ENOSPC, EPIPE) raised while an entry
+    // is still streaming would be an unhandled rejection and end the process with a stack trace.
+    written.catch(() => {});
     try {
       const header = (name: string, size: number, type: 'file' | 'directory' = 'file') =>
         ({ name, size, type, mode: type === 'directory' ? 0o755 : 0o644, mtime: FIXED_MTIME, uid: 0, gid: 0, uname: '', gname: '' });
       const pending = [...dirs.map((name) => ({ name, dir: true as const })), ...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       for (const entry of pending) {
+        // An entry's error is the pack's (the output failed), reported through `written` below.
         if ('dir' in entry) {
-          pack.entry(header(entry.name, 0, 'directory'));
+          pack.entry(header(entry.name, 0, 'directory')).on('error', () => {});
         } else if (entry.raw) {
-          pack.entry(header(entry.name, entry.raw.length), entry.raw);
+          pack.entry(header(entry.name, entry.raw.length), entry.raw).on('error', () => {});
         } else {
           const desc = entry.desc!;
+          const input = await this.openForCommit(desc);
           const stream = pack.entry(header(entry.name, desc.size));
-          await pipeline(await this.openForCommit(desc), stream);
+          stream.on('error', () => {});
+          await pipeline(input, stream);
         }
       }
       pack.finalize();
       await written;
-      if (target) await rename(target, (this.output as { file: string }).file);
+      if (handle && target) {
+        const file = (this.output as { file: string }).file;
+        await syncFile(target).catch((err: unknown) => { throw ioError(file, err); });
+        await rename(target, file).catch((err: unknown) => { throw ioError(file, err); });
+        await syncFolder(path.dirname(file)).catch((err: unknown) => { throw ioError(path.dirname(file), err, 'cannot sync the folder'); });
+      }
     } catch (err) {
       pack.destroy(err as Error);
+      // Its failure is `err` or follows from it; reported through `err` below.
       await written.catch(() => {});
+      // Closed by the stream already (then this rejects), or closed now: the handle is gone either way.
+      if (handle) await handle.close().catch(() => {});
       if (target) await rm(target, { force: true });
-      throw err instanceof OcitoolError ? err : withContext(this.description, err);
+      throw await this.failure(written, err);
     } finally {
       await this.cleanup();
     }
+  }
+
+  /**
+   * One error for a failed commit: the output's own write error (ENOSPC, EPIPE, EIO) named by the
+   * output path when there is one (the entry being streamed then only says "premature close"),
+   * else the error that stopped the commit (a source that failed to read or verify).
+   */
+  private async failure(written: Promise<void>, err: unknown): Promise<OcitoolError> {
+    if (err instanceof OcitoolError) return err;
+    const label = 'file' in this.output ? this.output.file : this.output.label;
+    const writeErr = await written.then(() => undefined, (e: unknown) => e);
+    const outputErr = writeErr !== undefined && writeErr !== err ? writeErr : (err as NodeJS.ErrnoException | undefined)?.syscall === 'write' ? err : undefined;
+    if (outputErr !== undefined) return ioError(label, outputErr);
+    return withContext(this.description, err);
   }
 
   async abort(): Promise<void> {

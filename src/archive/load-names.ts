@@ -5,7 +5,7 @@
  * an image that stays unnamed stops the load with the list of refs and a hint.
  */
 import { OcitoolError } from '../errors.js';
-import { formatReference, parseReference } from '../oci/reference.js';
+import { formatReference, parseReference, quoteReference } from '../oci/reference.js';
 import type { ArchiveImage } from './docker-archive.js';
 import { fullName } from './refs.js';
 
@@ -27,10 +27,10 @@ export function assignLoadNames(images: ArchiveImage[], naming: LoadNaming, labe
   for (const [image, ref] of naming.refs) byRef.set(ref, [...(byRef.get(ref) ?? []), image]);
   const seenRefs = new Set(images.flatMap(refsOf));
   for (const ref of byRef.keys()) {
-    if (!seenRefs.has(ref)) throw new OcitoolError('USAGE', `${label}: --ref names ref "${ref}", which is not in the archive (it has: ${[...seenRefs].join(', ') || 'no refs'})`);
+    if (!seenRefs.has(ref)) throw new OcitoolError('USAGE', `${label}: --ref names ref ${quoteReference(ref)}, which is not in the archive (it has: ${[...seenRefs].map(quoteReference).join(', ') || 'no refs'})`);
   }
   if (naming.name !== undefined && (naming.name.includes('@') || naming.name.split('/').pop()!.includes(':'))) {
-    throw new OcitoolError('USAGE', `--name ${naming.name}: give a repository without tag or digest; each ref becomes a tag`);
+    throw new OcitoolError('USAGE', `--name ${quoteReference(naming.name)}: give a repository without tag or digest; each ref becomes a tag`);
   }
   const base = naming.name === undefined ? undefined : parseReference(naming.name);
   const unnamed: string[] = [];
@@ -55,7 +55,7 @@ export function assignLoadNames(images: ArchiveImage[], naming: LoadNaming, labe
     return [...out].sort();
   });
   if (unnamed.length > 0 && (naming.refs.size === 0 || naming.name !== undefined)) {
-    throw new OcitoolError('USAGE', `${label}: cannot name ${unnamed.length === 1 ? 'the image with ref' : 'the images with refs'} ${unnamed.map((r) => `"${r}"`).join(', ')}; use --name NAME to make each ref a tag of NAME, or --ref IMAGE=REF`, { details: { refs: unnamed } });
+    throw new OcitoolError('USAGE', `${label}: cannot name ${unnamed.length === 1 ? 'the image with ref' : 'the images with refs'} ${unnamed.map(quoteReference).join(', ')}; use --name NAME to make each ref a tag of NAME, or --ref IMAGE=REF`, { details: { refs: unnamed } });
   }
   return names;
 }

@@ -5,14 +5,14 @@
  * `io.containerd.image.name`, `--ref IMAGE=REF` maps explicitly, `--name NAME` tags every ref.
  */
 import { OcitoolError } from '../errors.js';
-import { formatReference, parseReference } from '../oci/reference.js';
+import { formatReference, parseReference, quoteReference } from '../oci/reference.js';
 
 /** Parses `--ref IMAGE=REF` flags into full image name → ref. An image without tag means :latest. */
 export function parseRefFlags(flags: string[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const flag of flags) {
     const eq = flag.lastIndexOf('=');
-    if (eq <= 0 || eq === flag.length - 1) throw new OcitoolError('USAGE', `invalid --ref "${flag}": expected IMAGE=REF, e.g. --ref redis=redis-latest`);
+    if (eq <= 0 || eq === flag.length - 1) throw new OcitoolError('USAGE', `invalid --ref ${quoteReference(flag)}: expected IMAGE=REF, e.g. --ref redis=redis-latest`);
     const image = formatReference(parseReference(flag.slice(0, eq)));
     const ref = flag.slice(eq + 1);
     checkRefName(ref);
@@ -25,7 +25,7 @@ export function parseRefFlags(flags: string[]): Map<string, string> {
 /** The image-spec's grammar for `org.opencontainers.image.ref.name` (annotations.md). */
 export function checkRefName(ref: string): void {
   if (!/^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/.test(ref)) {
-    throw new OcitoolError('USAGE', `invalid ref "${ref}": letters, digits and - . _ : @ + / separators only`);
+    throw new OcitoolError('USAGE', `invalid ref ${quoteReference(ref)}: letters, digits and - . _ : @ + / separators only`);
   }
 }
 
@@ -59,6 +59,7 @@ export function assignConvertRefs(imageNames: string[]): Map<string, string> {
   try {
     return assignSaveRefs(imageNames, new Map());
   } catch {
+    // Two tags clash: convert never fails on names, every image gets its full name as ref.
     return new Map(imageNames.map((n) => [n, n]));
   }
 }

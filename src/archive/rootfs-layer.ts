@@ -1,6 +1,6 @@
 /**
  * The one layer of `import-rootfs`, made in one pass over the tarball: decompress (tar, gzip, xz,
- * zstd), check that it is a tar (tar-stream parses the headers as the bytes pass), hash the tar
+ * zstd), check that it is a tar (the one tar parser reads the headers as the bytes pass), hash the tar
  * (diff_id), gzip it at a fixed level, fix the gzip header, and hash and count the output while
  * spooling it. Deterministic: Node's gzip header has mtime 0 and no name; its OS byte is set to
  * 255 ("unknown") so the bytes do not depend on the platform that ran it.
@@ -9,10 +9,10 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
 import { OcitoolError } from '../errors.js';
 import { autoDecompress, createCompressor } from '../compress/index.js';
 import type { Digest } from '../oci/digest.js';
+import { TarStreamParser } from '../tar/stream.js';
 
 /** gzip level for rootfs layers: fixed, so the digest never depends on a default that may change. */
 export const ROOTFS_GZIP_LEVEL = 6;
@@ -34,30 +34,22 @@ export async function buildRootfsLayer(tarball: string, outFile: string): Promis
   const outHash = createHash('sha256');
   let size = 0;
   let entries = 0;
-  const check = tar.extract();
-  check.on('entry', (_header, entry, next) => {
-    entries++;
-    entry.on('end', () => next());
-    entry.on('error', () => {});
-    entry.resume();
-  });
-  const checked = new Promise<void>((resolve, reject) => {
-    check.on('finish', resolve);
-    check.on('error', reject);
-  });
+  // The tar check runs on the same bytes through the one tar parser (src/tar); only entries are looked at.
+  const check = new TarStreamParser({ raw: () => {} }, tarball);
   const seeTar = new Transform({
     transform(chunk: Buffer, _enc, done) {
       diffHash.update(chunk);
-      // The tar check runs on the same bytes; wait for it so memory stays bounded.
-      if (check.write(chunk)) done(null, chunk);
-      else check.once('drain', () => done(null, chunk));
+      check.push(chunk).then(() => done(null, chunk), done);
     },
     flush(done) {
-      (check as unknown as { end(): void }).end();
-      done();
+      try {
+        entries = check.end().entries;
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
     },
   });
-  check.on('error', (err: Error) => seeTar.destroy(err));
   let offset = 0;
   const seeGzip = new Transform({
     transform(chunk: Buffer, _enc, done) {
@@ -69,10 +61,7 @@ export async function buildRootfsLayer(tarball: string, outFile: string): Promis
     },
   });
   try {
-    await Promise.all([
-      pipeline(stream, seeTar, createCompressor('gzip', { level: ROOTFS_GZIP_LEVEL }), seeGzip, createWriteStream(outFile)),
-      checked,
-    ]);
+    await pipeline(stream, seeTar, createCompressor('gzip', { level: ROOTFS_GZIP_LEVEL }), seeGzip, createWriteStream(outFile));
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw err instanceof OcitoolError ? err : new OcitoolError('TAR_INVALID', `${tarball}: not a valid tar: ${message}`, { cause: err });

@@ -37,10 +37,17 @@ export async function buildProgram(argv: string[] = []): Promise<{ program: Comm
   return { program, ctx };
 }
 
+/** Commands whose stdout is data (a tar): output cut short is a failure, not the reader's choice. */
+const DATA_ON_STDOUT = new Set(['save']);
+
 export async function main(argv: string[]): Promise<void> {
-  // `ocitool … | head` closes our stdout early: that is the reader's choice, not a failure.
+  const writesData = DATA_ON_STDOUT.has(commandName(argv.slice(2)) ?? '');
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    // `ocitool images | head` closes our stdout early: that is the reader's choice, not a failure.
+    if (err.code === 'EPIPE' && !writesData) process.exit(process.exitCode ?? 0);
+    // `save | head -c 100`: the tar was cut short. The command's own write sees the same error and
+    // fails through the normal path (one line, exit 1, scratch removed); nothing to do here.
+    if (err.code === 'EPIPE') return;
     throw err;
   });
   const { program, ctx } = await buildProgram(argv);

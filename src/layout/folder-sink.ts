@@ -1,16 +1,19 @@
 /**
  * An OCI image layout folder as a copy sink: blobs written to a temp file in the layout and
- * renamed into place, existing blobs trusted only after their digest is checked, and index.json
- * rewritten (atomically) last, adding or replacing entries by ref name.
+ * renamed into place, existing blobs trusted only after their digest is checked, and `oci-layout`
+ * and index.json written last (temp, fsync, rename, folder fsync), adding or replacing entries by
+ * ref name. Temp files are named by util/scratch.ts, so the next writer removes a killed one's.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { syncFilesystem } from '../util/sync.js';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
+import { isEnoent, listNames } from '../util/fs.js';
+import { ioError, writeFileDurably } from '../util/output.js';
+import { removeStaleScratchIn, scratchPath } from '../util/scratch.js';
 import { digestAlgorithm } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { IndexSchema, parseJson, type Descriptor, type Index } from '../oci/schemas.js';
@@ -28,8 +31,15 @@ export class LayoutFolderSink implements ImageSink {
     this.description = `oci layout ${dir}`;
   }
 
+  /** Makes the folder; removes temp files that killed writers to it left (their process is gone). */
   static async create(dir: string): Promise<LayoutFolderSink> {
-    await mkdir(path.join(dir, 'blobs'), { recursive: true });
+    try {
+      await mkdir(path.join(dir, 'blobs'), { recursive: true });
+      await removeStaleScratchIn(dir);
+      for (const alg of await listNames(path.join(dir, 'blobs'))) await removeStaleScratchIn(path.join(dir, 'blobs', alg));
+    } catch (err) {
+      throw ioError(dir, err, 'cannot prepare the layout folder');
+    }
     return new LayoutFolderSink(dir);
   }
 
@@ -52,12 +62,18 @@ export class LayoutFolderSink implements ImageSink {
       if (ok) this.checked.add(desc.digest);
       return ok;
     } catch {
+      // Missing or unreadable: the blob is written again, and that write reports a real I/O problem.
       return false;
     }
   }
 
   async readSmallBlob(desc: Descriptor): Promise<Buffer | undefined> {
-    return readFile(this.file(desc)).catch(() => undefined);
+    try {
+      return await readFile(this.file(desc));
+    } catch (err) {
+      if (isEnoent(err)) return undefined;
+      throw ioError(this.file(desc), err, 'cannot read');
+    }
   }
 
   async writeSmallBlob(desc: Descriptor, raw: Buffer): Promise<void> {
@@ -79,7 +95,7 @@ export class LayoutFolderSink implements ImageSink {
   private async place(desc: Descriptor, fill: (fd: number) => Promise<void> | void): Promise<void> {
     const target = this.file(desc);
     await mkdir(path.dirname(target), { recursive: true });
-    const temp = path.join(path.dirname(target), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const temp = scratchPath(target);
     this.temps.add(temp);
     const fd = openSync(temp, 'w');
     try {
@@ -113,12 +129,10 @@ export class LayoutFolderSink implements ImageSink {
         index.manifests.push({ ...plain, ...(name ? { annotations: { [REF_NAME]: name } } : {}) });
       }
     }
-    await writeFile(path.join(this.dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     await syncFilesystem(this.dir); // every blob on disk before index.json can name it
-    const temp = `${indexFile}.tmp-${process.pid}`;
-    await writeFile(temp, JSON.stringify(index, null, 2) + '\n');
-    await rename(temp, indexFile);
-    await syncFilesystem(this.dir);
+    // Each file: temp beside it, fsync, rename, fsync of the folder (util/output.ts).
+    await writeFileDurably(path.join(this.dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    await writeFileDurably(indexFile, JSON.stringify(index, null, 2) + '\n');
   }
 
   /** Removes temp files. Blobs already renamed into place are verified and content-addressed: they stay, and index.json is untouched. */

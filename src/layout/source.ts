@@ -8,7 +8,7 @@ import { OcitoolError } from '../errors.js';
 import { digestAlgorithm, digestHex } from '../oci/digest.js';
 import { DescriptorSchema, IndexSchema, MAX_JSON_BYTES, OciLayoutSchema, parseJson, type Descriptor, type Index } from '../oci/schemas.js';
 import type { ImageSource } from '../copy/transport.js';
-import { openFileTree, type FileTree } from './tree.js';
+import { openFileTree, type FileTree, type OpenTreeOptions } from './tree.js';
 
 /** Layout versions this reader understands (image-spec 1.x keeps "1.0.0"). */
 const SUPPORTED_LAYOUT_VERSION = /^1\.\d+\.\d+$/;
@@ -63,8 +63,8 @@ export class LayoutSource implements ImageSource {
 }
 
 /** Opens a layout folder or tar and checks its marker. */
-export async function openLayout(input: string | Readable, description?: string): Promise<LayoutSource> {
-  const tree = await openFileTree(input, description);
+export async function openLayout(input: string | Readable, options: OpenTreeOptions = {}): Promise<LayoutSource> {
+  const tree = await openFileTree(input, options);
   const layout = new LayoutSource(tree);
   try {
     await layout.checkMarker();

@@ -5,10 +5,10 @@
  */
 import { createReadStream } from 'node:fs';
 import { open, realpath, readlink, stat } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { OcitoolError } from '../errors.js';
+import { OcitoolError, withContext } from '../errors.js';
+import { isEnoent } from '../util/fs.js';
 import { openTarArchive, type TarArchive } from '../tar/archive.js';
 import { normalizeEntryName } from '../tar/entry-path.js';
 
@@ -34,11 +34,14 @@ export class FolderTree implements FileTree {
     let real: string;
     try {
       real = await realpath(full);
-    } catch {
-      throw missing(this.description, rel);
+    } catch (err) {
+      // Only ENOENT means missing; EACCES, EIO, ELOOP are reported as they are.
+      if (isEnoent(err)) throw missing(this.description, rel);
+      throw withContext(`${this.description}: ${rel}`, err);
     }
     const rootReal = await realpath(this.root);
     if (real !== rootReal && !real.startsWith(rootReal + path.sep)) {
+      // Not a link itself (a folder on the way is): name where it resolved to instead.
       const link = await readlink(full).catch(() => real);
       throw new OcitoolError('PATH_UNSAFE', `${this.description}: ${rel} is a link to ${link}, outside the layout`);
     }
@@ -102,9 +105,20 @@ export class TarTree implements FileTree {
   }
 }
 
-/** Opens a folder, a tar file, or a tar stream (e.g. stdin); compressed tars are spooled once. */
-export async function openFileTree(input: string | Readable, description?: string): Promise<FileTree> {
-  const spoolParent = process.env.OCITOOL_TMPDIR ?? os.tmpdir();
+export interface OpenTreeOptions {
+  /** For messages; default the path. */
+  description?: string;
+  /**
+   * Where a compressed or streamed tar is spooled: the store operation's staging folder (gc
+   * leaves it alone while the operation lives) or a scratch folder beside an output. Required
+   * for anything but a folder or a plain tar file: a spool is never put where no one looks.
+   */
+  spoolParent?: string;
+}
+
+/** Opens a folder, a tar file, or a tar stream (e.g. stdin); compressed tars and streams are spooled once. */
+export async function openFileTree(input: string | Readable, options: OpenTreeOptions = {}): Promise<FileTree> {
+  const { description, spoolParent } = options;
   if (typeof input !== 'string') return new TarTree(await openTarArchive({ stream: input, label: description ?? 'standard input' }, spoolParent));
   let info;
   try {
@@ -113,6 +127,7 @@ export async function openFileTree(input: string | Readable, description?: strin
     throw new OcitoolError('NOT_FOUND', `${input}: no such file or folder`, { cause: err });
   }
   if (info.isDirectory()) return new FolderTree(input, description ?? input);
-  if (info.size === 0) throw new OcitoolError('TAR_INVALID', `${description ?? input}: empty file`);
+  if (info.size === 0 && info.isFile()) throw new OcitoolError('TAR_INVALID', `${description ?? input}: empty file`);
+  // A plain tar file is read in place; only a compressed one needs the spool folder.
   return new TarTree(await openTarArchive({ file: input }, spoolParent));
 }

@@ -1,34 +1,25 @@
 /**
  * Splits an uncompressed tar, as it streams past, into a split stream (headers, padding, small
- * files inline) and file-content objects. It works on raw 512-byte blocks rather than through
- * tar-stream's parser because reassembly must give back the exact bytes, and tar-stream does not
- * expose raw header blocks, PAX records or padding.
+ * files inline) and file-content objects. The tar is read by the one tar parser (src/tar), which
+ * hands over every byte in order: entry data of regular files above INLINE_CONTENT_MAX becomes an
+ * object, every other byte is kept inline, so reassembly gives back the exact input, including a
+ * tar without its end-of-archive blocks (accepted as Go's archive/tar accepts it).
  */
 import { Writable } from 'node:stream';
-import { OcitoolError } from '../errors.js';
 import type { ObjectId } from '../verity/fsverity.js';
 import { INLINE_CONTENT_MAX, inlineRecord, objectRecord, splitHeader, endRecord } from './split-stream.js';
 import type { ObjectWriter, Staging } from './staging.js';
 import type { Digest } from '../oci/digest.js';
-import { decodeHeader, decodePax, isHeaderOnly, isZeroBlock, META_TYPES, paddingAfter, paxSize, REGULAR_TYPES, TAR_BLOCK } from '../tar/header.js';
+import { REGULAR_TYPES, type TarEntryHeader } from '../tar/header.js';
+import { TarStreamParser } from '../tar/stream.js';
 
-const BLOCK = TAR_BLOCK;
 /** Files up to this size are hashed in memory before touching disk, so a file the store already has costs no write. */
 const BUFFERED_OBJECT_MAX = 1024 * 1024;
 /** Inline bytes are flushed as one record once this many are pending. */
 const INLINE_FLUSH = 64 * 1024;
 
-type State = 'header' | 'data' | 'padding' | 'trailer';
-
 export class TarSplitter extends Writable {
-  private state: State = 'header';
-  private header = Buffer.alloc(BLOCK);
-  private headerFill = 0;
-  private remaining = 0;
-  private entryName = '';
-  private paxSize: number | undefined;
-  private meta: Buffer[] | undefined; // PAX/GNU data being collected
-  private metaType = '';
+  private readonly parser: TarStreamParser;
   private inline: Buffer[] = [];
   private inlineSize = 0;
   private fileBuffer: Buffer[] | undefined;
@@ -41,21 +32,25 @@ export class TarSplitter extends Writable {
   readonly objectIds = new Set<ObjectId>();
   splitId: ObjectId | undefined;
 
-  constructor(private readonly staging: Staging, private readonly what: string) {
+  constructor(private readonly staging: Staging, what: string) {
     super({ highWaterMark: 256 * 1024 });
     this.streamWriter = staging.createObjectWriter();
+    this.parser = new TarStreamParser({
+      raw: (bytes) => this.pushInline(bytes),
+      entry: (header) => this.onEntry(header),
+      data: (chunk) => this.onData(chunk),
+      entryEnd: () => this.endData(),
+    }, what);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    this.consume(chunk).then(() => done(), done);
+    this.total += chunk.length;
+    this.parser.push(chunk).then(() => (this.inlineSize >= INLINE_FLUSH ? this.flushInline() : undefined)).then(() => done(), done);
   }
 
   /** Finishes the split stream; `diffId` is the sha256 the caller measured over the same bytes. */
   async finishSplit(diffId: Digest): Promise<ObjectId> {
-    if (this.state === 'data' || this.state === 'padding' || (this.state === 'header' && this.headerFill > 0)) {
-      throw new OcitoolError('TAR_INVALID', `${this.what}: tar ends in the middle of ${this.entryName ? `entry "${this.entryName}"` : 'a header'}`);
-    }
-    if (this.headerFill > 0) this.pushInline(this.header.subarray(0, this.headerFill));
+    this.parser.end();
     await this.flushInline();
     await this.streamWriter.write(endRecord(this.total, diffId));
     this.splitId = await this.streamWriter.finish();
@@ -71,79 +66,18 @@ export class TarSplitter extends Writable {
     Promise.all([this.streamWriter.discard(), this.fileWriter?.discard()]).then(() => done(err), () => done(err));
   }
 
-  private async consume(chunk: Buffer): Promise<void> {
-    this.total += chunk.length;
-    let offset = 0;
-    while (offset < chunk.length) {
-      switch (this.state) {
-        case 'header': {
-          const n = Math.min(BLOCK - this.headerFill, chunk.length - offset);
-          chunk.copy(this.header, this.headerFill, offset, offset + n);
-          this.headerFill += n;
-          offset += n;
-          if (this.headerFill === BLOCK) await this.onHeader(this.total - chunk.length + offset - BLOCK);
-          break;
-        }
-        case 'data': {
-          const n = Math.min(this.remaining, chunk.length - offset);
-          await this.onData(chunk.subarray(offset, offset + n));
-          this.remaining -= n;
-          offset += n;
-          if (this.remaining === 0) await this.endData();
-          break;
-        }
-        case 'padding': {
-          const n = Math.min(this.remaining, chunk.length - offset);
-          this.pushInline(chunk.subarray(offset, offset + n));
-          this.remaining -= n;
-          offset += n;
-          if (this.remaining === 0) this.state = 'header';
-          break;
-        }
-        case 'trailer':
-          // The end-of-archive blocks and anything after them are kept as they are.
-          this.pushInline(chunk.subarray(offset));
-          offset = chunk.length;
-          break;
-      }
-      if (this.inlineSize >= INLINE_FLUSH) await this.flushInline();
-    }
-  }
-
-  private async onHeader(headerOffset: number): Promise<void> {
-    const h = this.header;
-    this.headerFill = 0;
-    this.pushInline(Buffer.from(h));
-    if (isZeroBlock(h)) {
-      this.state = 'trailer';
-      return;
-    }
-    const header = decodeHeader(h, this.what, headerOffset);
-    this.entryName = header.name;
-    let size = header.size;
-    const isMeta = META_TYPES.has(header.type);
-    if (!isMeta) {
-      if (this.paxSize !== undefined && !isHeaderOnly(header.type)) size = this.paxSize;
-      this.paxSize = undefined;
-    }
-    this.remaining = size;
-    this.meta = isMeta ? [] : undefined;
-    this.metaType = header.type;
-    this.fileSize = size;
-    if (REGULAR_TYPES.has(header.type) && size > INLINE_CONTENT_MAX) {
-      if (size <= BUFFERED_OBJECT_MAX) this.fileBuffer = [];
+  private onEntry(header: TarEntryHeader): void {
+    this.fileSize = header.size;
+    if (REGULAR_TYPES.has(header.type) && header.size > INLINE_CONTENT_MAX) {
+      if (header.size <= BUFFERED_OBJECT_MAX) this.fileBuffer = [];
       else this.fileWriter = this.staging.createObjectWriter();
     }
-    this.state = size > 0 ? 'data' : 'header';
   }
 
   private async onData(data: Buffer): Promise<void> {
     if (this.fileBuffer) this.fileBuffer.push(Buffer.from(data));
     else if (this.fileWriter) await this.fileWriter.write(data);
-    else {
-      this.meta?.push(Buffer.from(data));
-      this.pushInline(data);
-    }
+    else this.pushInline(data);
   }
 
   private async endData(): Promise<void> {
@@ -160,11 +94,6 @@ export class TarSplitter extends Writable {
       await this.streamWriter.write(objectRecord(this.fileSize, id));
       this.objectIds.add(id);
     }
-    if (this.meta && this.metaType === 'x') this.paxSize = paxSize(decodePax(Buffer.concat(this.meta)));
-    this.meta = undefined;
-    const pad = paddingAfter(this.fileSize);
-    this.remaining = pad;
-    this.state = pad > 0 ? 'padding' : 'header';
   }
 
   private pushInline(data: Buffer): void {

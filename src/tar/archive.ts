@@ -3,19 +3,18 @@
  * an index of where each entry's bytes are, so a layout or docker archive is read in one pass
  * per blob whatever order its entries come in. A plain tar file is read in place and only its
  * headers are read (the scan seeks past the data); anything else is decompressed once into a
- * spool file while tar-stream indexes it (the same pass). Entry names and links are checked by
- * entry-path.ts.
+ * spool file that the same scan then indexes: one header parser (header.ts) for every tar.
+ * Entry names and links are checked by entry-path.ts.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, mkdtemp, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
 import { OcitoolError, withContext } from '../errors.js';
 import { autoDecompress, detectCompression } from '../compress/index.js';
 import { normalizeEntryName, resolveSymlinkTarget } from './entry-path.js';
-import { decodeHeader, decodePax, isZeroBlock, paddingAfter, paxSize, TAR_BLOCK } from './header.js';
+import { isZeroBlock, paddingAfter, REGULAR_TYPES, TAR_BLOCK, TarHeaderReader } from './header.js';
 
 /** Symlink and hardlink chains longer than this are refused (the Linux limit is 40 too). */
 const MAX_LINK_HOPS = 40;
@@ -90,34 +89,30 @@ export class TarArchive {
 }
 
 /**
- * Indexes the archive at `file` (or, when `file` is undefined, the `input` stream), spooling it
- * into a fresh folder under `spoolParent` when it is compressed or not a regular file.
+ * Indexes the archive at `file` (or the `stream`, e.g. stdin). A plain tar file is read in place;
+ * anything else (compressed, or not a regular file) is first decompressed into a spool file in a
+ * fresh folder under `spoolParent`, which the caller chooses so that nothing is left where no one
+ * looks (the store operation's staging folder, or a scratch folder beside the output). Both are
+ * then indexed by the same header scan.
  */
-export async function openTarArchive(source: { file: string } | { stream: Readable; label: string }, spoolParent: string): Promise<TarArchive> {
+export async function openTarArchive(source: { file: string } | { stream: Readable; label: string }, spoolParent: string | undefined): Promise<TarArchive> {
   const label = 'file' in source ? source.file : source.label;
   let spoolDir: string | undefined;
   try {
-    let input: Readable;
-    let regular = false;
-    if ('file' in source) {
-      regular = (await stat(source.file)).isFile();
-      input = createReadStream(source.file, { highWaterMark: 256 * 1024 });
-    } else {
-      input = source.stream;
-    }
-    if (regular && 'file' in source && (await isPlainTar(source.file))) {
-      input.destroy();
+    if ('file' in source && (await stat(source.file)).isFile() && (await isPlainTar(source.file))) {
       return new TarArchive(label, source.file, await scanHeaders(source.file, label));
     }
+    const input = 'file' in source ? createReadStream(source.file, { highWaterMark: 256 * 1024 }) : source.stream;
+    if (spoolParent === undefined) throw new OcitoolError('USAGE', `${label}: a compressed or streamed archive is not read here (no scratch folder); give a plain tar or a folder`);
     const { stream } = await autoDecompress(input, label);
     spoolDir = await mkdtemp(path.join(spoolParent, 'archive-'));
     const spoolFile = path.join(spoolDir, 'archive.tar');
-    const entries = await indexEntries(stream, spoolFile, label);
-    return new TarArchive(label, spoolFile, entries, spoolDir);
+    await pipeline(stream, createWriteStream(spoolFile));
+    return new TarArchive(label, spoolFile, await scanHeaders(spoolFile, label), spoolDir);
   } catch (err) {
     if (spoolDir) await rm(spoolDir, { recursive: true, force: true });
     if (err instanceof OcitoolError) throw err.message.startsWith(label) ? err : withContext(label, err);
-    throw tarError(label, err);
+    throw withContext(label, err);
   }
 }
 
@@ -134,12 +129,14 @@ async function isPlainTar(file: string): Promise<boolean> {
 }
 
 /**
- * Indexes a plain tar file by reading its 512-byte headers only, seeking past every entry's data
- * (tar-stream reads every byte). PAX `path`, `linkpath` and `size` and GNU long names apply.
+ * Indexes a plain tar file by reading its header blocks and PAX/GNU records only, seeking past
+ * every entry's data, through the one header parser (src/tar/header.ts). The end is judged as in
+ * stream.ts: a missing end-of-archive marker or last padding is accepted, a cut header or entry is not.
  */
 async function scanHeaders(file: string, label: string): Promise<Map<string, TarEntry>> {
   const handle = await open(file, 'r');
   const entries = new Map<string, TarEntry>();
+  const headers = new TarHeaderReader(label);
   try {
     const fileSize = (await handle.stat()).size;
     const block = Buffer.alloc(TAR_BLOCK);
@@ -148,39 +145,32 @@ async function scanHeaders(file: string, label: string): Promise<Map<string, Tar
       if (bytesRead !== buf.length) throw new OcitoolError('TAR_INVALID', `${label}: truncated tar at byte ${position}`);
     };
     let offset = 0;
-    let pax: Map<string, string> | undefined;
-    let longName: string | undefined;
-    let longLink: string | undefined;
-    let sawEnd = false;
-    while (offset + TAR_BLOCK <= fileSize) {
+    while (offset < fileSize) {
+      if (offset + TAR_BLOCK > fileSize) {
+        throw new OcitoolError('TAR_INVALID', `${label}: truncated tar (ends in the middle of a header block at byte ${offset})`);
+      }
       await readAt(block, offset);
-      if (isZeroBlock(block)) {
-        sawEnd = true;
-        break;
-      }
-      const header = decodeHeader(block, label, offset);
+      if (isZeroBlock(block)) break;
+      const step = headers.next(block, offset);
       const dataOffset = offset + TAR_BLOCK;
-      if (header.type === 'x' || header.type === 'g' || header.type === 'L' || header.type === 'K') {
-        if (dataOffset + header.size > fileSize) throw truncated(label, header.name);
-        const data = Buffer.alloc(header.size);
+      const size = step.kind === 'meta' ? step.size : step.entry.size;
+      if (dataOffset + size > fileSize) throw truncated(label, step.kind === 'meta' ? 'a PAX or long-name record' : `"${step.entry.name}"`);
+      if (step.kind === 'meta') {
+        const data = Buffer.alloc(size);
         await readAt(data, dataOffset);
-        if (header.type === 'x') pax = decodePax(data);
-        if (header.type === 'L') longName = data.toString('utf8').replace(/\0+$/, '');
-        if (header.type === 'K') longLink = data.toString('utf8').replace(/\0+$/, '');
-        offset = dataOffset + header.size + paddingAfter(header.size);
-        continue;
+        headers.applyMeta(step.type, data, offset);
+      } else {
+        const { entry: h } = step;
+        const type = REGULAR_TYPES.has(h.type) ? 'file' : h.type === '5' ? 'directory' : h.type === '2' ? 'symlink' : h.type === '1' ? 'link' : 'other';
+        const entry = toEntry({ name: h.name, type, size, linkname: h.linkname, byteOffset: dataOffset }, label);
+        if (entry && entry.name !== '') entries.set(entry.name, entry);
       }
-      const name = pax?.get('path') ?? longName ?? header.name;
-      const linkname = pax?.get('linkpath') ?? longLink ?? header.linkname;
-      const size = header.size > 0 && pax ? (paxSize(pax) ?? header.size) : header.size;
-      pax = longName = longLink = undefined;
-      if (dataOffset + size > fileSize) throw truncated(label, name);
-      const type = header.type === '0' || header.type === '\0' || header.type === '7' ? 'file' : header.type === '5' ? 'directory' : header.type === '2' ? 'symlink' : header.type === '1' ? 'link' : 'other';
-      const entry = toEntry({ name, type, size, linkname, byteOffset: dataOffset } as unknown as tar.Header & { byteOffset: number }, label);
-      if (entry && entry.name !== '') entries.set(entry.name, entry);
+      // A missing last padding (no end-of-archive marker either) ends the loop: accepted, as Go does.
       offset = dataOffset + size + paddingAfter(size);
     }
-    if (!sawEnd && offset !== fileSize) throw truncated(label, 'the last entry');
+    if (offset >= fileSize && headers.pending) {
+      throw new OcitoolError('TAR_INVALID', `${label}: truncated tar (ends after PAX or long-name records with no entry)`);
+    }
     return entries;
   } finally {
     await handle.close();
@@ -188,82 +178,30 @@ async function scanHeaders(file: string, label: string): Promise<Map<string, Tar
 }
 
 function truncated(label: string, name: string): OcitoolError {
-  return new OcitoolError('TAR_INVALID', `${label}: truncated tar (the data of "${name}" runs past the end of the file)`);
+  return new OcitoolError('TAR_INVALID', `${label}: truncated tar (the data of ${name} runs past the end of the file)`);
 }
 
-function tarError(label: string, err: unknown): OcitoolError {
-  const message = err instanceof Error ? err.message : String(err);
-  if ((err as NodeJS.ErrnoException)?.code === 'ENOENT') return withContext(label, err);
-  if (/exceeds max size/.test(message)) {
-    return new OcitoolError('TAR_INVALID', `${label}: a tar header (PAX or long name) is over tar-stream's 4 MiB limit; refusing it`, { cause: err });
-  }
-  if (/corrupt|incorrect header|invalid|unexpected end|checksum/i.test(message)) {
-    return new OcitoolError('TAR_INVALID', `${label}: not a valid tar archive: ${message}`, { cause: err });
-  }
-  return withContext(label, err);
+interface ScannedHeader {
+  name: string;
+  type: 'file' | 'directory' | 'symlink' | 'link' | 'other';
+  size: number;
+  linkname: string;
+  byteOffset: number;
 }
 
-async function indexEntries(stream: Readable, spoolFile: string | undefined, label: string): Promise<Map<string, TarEntry>> {
-  const entries = new Map<string, TarEntry>();
-  const extract = tar.extract();
-  extract.on('entry', (header, entryStream, next) => {
-    // Errors of the archive reach the pipeline below; an entry stream only repeats them.
-    entryStream.on('error', () => {});
-    try {
-      const entry = toEntry(header as tar.Header & { byteOffset: number }, label);
-      if (entry && entry.name !== '') entries.set(entry.name, entry);
-    } catch (err) {
-      entryStream.resume();
-      extract.destroy(err as Error);
-      return;
-    }
-    entryStream.on('end', () => next());
-    entryStream.resume();
-  });
-  const stages: (Readable | Writable | Transform)[] = [stream];
-  let spool: ReturnType<typeof createWriteStream> | undefined;
-  if (spoolFile) {
-    spool = createWriteStream(spoolFile);
-    stages.push(teeTo(spool));
-  }
-  stages.push(extract as unknown as Writable);
-  try {
-    await pipeline(stages as unknown as [Readable, Writable]);
-  } finally {
-    if (spool) await new Promise<void>((resolve) => spool!.end(resolve));
-  }
-  return entries;
-}
-
-function toEntry(header: tar.Header & { byteOffset: number }, label: string): TarEntry | undefined {
+function toEntry(header: ScannedHeader, label: string): TarEntry | undefined {
   const what = `${label}: tar entry`;
   const name = normalizeEntryName(header.name, what);
   switch (header.type) {
     case 'file':
-    case 'contiguous-file':
-      return { type: 'file', name, offset: header.byteOffset, size: header.size ?? 0 };
+      return { type: 'file', name, offset: header.byteOffset, size: header.size };
     case 'directory':
       return { type: 'directory', name };
     case 'symlink':
-      return { type: 'symlink', name, target: resolveSymlinkTarget(name, header.linkname ?? '', what) };
+      return { type: 'symlink', name, target: resolveSymlinkTarget(name, header.linkname, what) };
     case 'link':
-      return { type: 'link', name, target: normalizeEntryName(header.linkname ?? '', `${what} "${name}" hardlink target`) };
+      return { type: 'link', name, target: normalizeEntryName(header.linkname, `${what} "${name}" hardlink target`) };
     default:
       return undefined; // devices, fifos: never part of an image archive; ignored like docker does
   }
-}
-
-/** Writes every chunk to `out` (waiting for it to drain) and passes it on. */
-function teeTo(out: Writable): Transform {
-  return new Transform({
-    highWaterMark: 256 * 1024,
-    construct(done) {
-      out.once('error', (err) => this.destroy(err));
-      done();
-    },
-    transform(chunk: Buffer, _enc, done) {
-      if (out.write(chunk)) done(null, chunk);
-      else out.once('drain', () => done(null, chunk));
-    },
-  });
 }

@@ -1,7 +1,11 @@
 /**
- * Raw ustar/GNU/PAX header decoding for the two places that must see tar blocks as they are: the
- * layer splitter (byte-exact reassembly) and the random-access tar index (seeking past data
- * without reading it). tar-stream parses entries but hides raw blocks and offsets.
+ * The one tar header parser. Every reader of tars goes through it: the layer splitter (raw blocks,
+ * byte-exact reassembly), the random-access index of layout and docker archives (plain files and
+ * decompressed spools alike, seeking past data) and the rootfs check. `decodeHeader` reads one
+ * ustar/GNU block; `TarHeaderReader` applies what comes before an entry: PAX extended (`x`) and
+ * global (`g`) records and GNU long names (`L`, `K`), so `path`, `linkpath` and `size` mean the
+ * same thing everywhere. The rules follow Go's archive/tar (docker, containerd, umoci, skopeo),
+ * which writes a PAX `size` with a ustar size field of 0 for files over 8 GiB.
  */
 import { OcitoolError } from '../errors.js';
 
@@ -20,6 +24,21 @@ export interface RawHeader {
   /** Data bytes that follow the header (0 for header-only types), before any PAX override. */
   size: number;
 }
+
+/** An entry's header with the PAX and GNU records before it applied. */
+export interface TarEntryHeader {
+  /** The typeflag character ('0', '5', '2', ...). */
+  type: string;
+  name: string;
+  linkname: string;
+  /** Data bytes that follow the header block (0 for header-only types, whatever the records say). */
+  size: number;
+  /** Byte offset of the entry's own header block (after any PAX/GNU records). */
+  headerOffset: number;
+}
+
+/** What a header block asks of its reader: read `size` bytes of records for `applyMeta`, or an entry. */
+export type HeaderStep = { kind: 'meta'; type: string; size: number } | { kind: 'entry'; entry: TarEntryHeader };
 
 export function isZeroBlock(block: Uint8Array): boolean {
   for (let i = 0; i < block.length; i++) if (block[i] !== 0) return false;
@@ -49,6 +68,74 @@ export function isHeaderOnly(type: string): boolean {
   return HEADER_ONLY_TYPES.has(type);
 }
 
+/**
+ * Turns the header blocks of one tar, in order, into entries. Feed every non-zero header block to
+ * `next`; when it answers `meta`, read that many data bytes and give them to `applyMeta`.
+ *
+ * - `x` records apply to the next entry only, `g` records to every entry after them (POSIX; a
+ *   local record overrides a global one, an empty value unsets it).
+ * - PAX `size` replaces the header's size field whatever that field says (Go writes 0 there for
+ *   files over 8 GiB); header-only types (links, folders, devices) still have no data.
+ * - GNU `L`/`K` give the next entry's name/link name; a PAX `path`/`linkpath` wins over them.
+ */
+export class TarHeaderReader {
+  private global = new Map<string, string>();
+  private local: Map<string, string> | undefined;
+  private longName: string | undefined;
+  private longLink: string | undefined;
+
+  constructor(private readonly what: string) {}
+
+  /** True when records were read that no entry has used yet. */
+  get pending(): boolean {
+    return this.local !== undefined || this.longName !== undefined || this.longLink !== undefined;
+  }
+
+  next(block: Buffer, offset: number): HeaderStep {
+    const raw = decodeHeader(block, this.what, offset);
+    if (META_TYPES.has(raw.type)) return { kind: 'meta', type: raw.type, size: raw.size };
+    const record = (key: string): string | undefined => {
+      const value = this.local?.has(key) ? this.local.get(key) : this.global.get(key);
+      return value === '' ? undefined : value;
+    };
+    const sizeText = record('size');
+    let size = raw.size;
+    if (sizeText !== undefined && !isHeaderOnly(raw.type)) {
+      if (!/^[0-9]+$/.test(sizeText) || !Number.isSafeInteger(Number(sizeText))) {
+        throw new OcitoolError('TAR_INVALID', `${this.what}: bad PAX size "${sizeText.slice(0, 40)}" for the entry at byte ${offset}`);
+      }
+      size = Number(sizeText);
+    }
+    const entry: TarEntryHeader = {
+      type: raw.type,
+      name: record('path') ?? this.longName ?? raw.name,
+      linkname: record('linkpath') ?? this.longLink ?? raw.linkname,
+      size,
+      headerOffset: offset,
+    };
+    this.local = this.longName = this.longLink = undefined;
+    return { kind: 'entry', entry };
+  }
+
+  /** The data of a `meta` step. */
+  applyMeta(type: string, data: Buffer, offset: number): void {
+    if (type === 'L') this.longName = cString(data);
+    else if (type === 'K') this.longLink = cString(data);
+    else if (type === 'x') this.local = new Map([...(this.local ?? []), ...decodePax(data, this.what, offset)]);
+    else if (type === 'g') {
+      for (const [key, value] of decodePax(data, this.what, offset)) {
+        if (value === '') this.global.delete(key);
+        else this.global.set(key, value);
+      }
+    }
+  }
+}
+
+function cString(data: Buffer): string {
+  const end = data.indexOf(0);
+  return data.subarray(0, end < 0 ? data.length : end).toString('utf8');
+}
+
 function parseOctal(field: Buffer): number {
   const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
   return text === '' ? 0 : parseInt(text, 8);
@@ -73,29 +160,26 @@ function readString(h: Buffer, start: number, length: number): string {
   return field.subarray(0, end < 0 ? length : end).toString('utf8');
 }
 
-/** PAX extended header records (key=value), e.g. `path` and `size`. */
-export function decodePax(data: Buffer): Map<string, string> {
+/** PAX records (`<length> <key>=<value>\n`); a malformed record is an error, as in Go. */
+export function decodePax(data: Buffer, what = 'tar', offset = 0): Map<string, string> {
   const records = new Map<string, string>();
-  let offset = 0;
-  while (offset < data.length) {
-    const space = data.indexOf(0x20, offset);
-    if (space < 0) break;
-    const length = parseInt(data.subarray(offset, space).toString('ascii'), 10);
-    if (!Number.isFinite(length) || length <= 0 || offset + length > data.length) break;
-    const record = data.subarray(space + 1, offset + length - 1).toString('utf8');
+  const bad = (why: string) => new OcitoolError('TAR_INVALID', `${what}: bad PAX record at byte ${offset} (${why})`);
+  let at = 0;
+  // Records may be followed by NUL padding (some writers pad the record data).
+  while (at < data.length && data[at] !== 0) {
+    const space = data.indexOf(0x20, at);
+    if (space < 0 || space - at > 20) throw bad('no length');
+    const lengthText = data.subarray(at, space).toString('latin1');
+    const length = /^[0-9]+$/.test(lengthText) ? Number(lengthText) : NaN;
+    if (!Number.isSafeInteger(length) || length <= space - at + 1 || at + length > data.length) throw bad(`length "${lengthText}"`);
+    if (data[at + length - 1] !== 0x0a) throw bad('no newline');
+    const record = data.subarray(space + 1, at + length - 1).toString('utf8');
     const eq = record.indexOf('=');
-    if (eq > 0) records.set(record.slice(0, eq), record.slice(eq + 1));
-    offset += length;
+    if (eq <= 0) throw bad('no key');
+    records.set(record.slice(0, eq), record.slice(eq + 1));
+    at += length;
   }
   return records;
-}
-
-/** The PAX `size` override, when present and valid. */
-export function paxSize(records: Map<string, string>): number | undefined {
-  const text = records.get('size');
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
 export function paddingAfter(size: number): number {

@@ -1,6 +1,5 @@
 /** `ocitool convert`: a docker-save archive (or OCI layout tar) to an OCI layout folder or tar. */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { OcitoolError } from '../../errors.js';
@@ -11,6 +10,8 @@ import { LayoutFolderSink } from '../../layout/folder-sink.js';
 import type { Compression } from '../../oci/media-types.js';
 import type { CliContext } from '../context.js';
 import { createRenderer, progressMode } from '../progress.js';
+import { checkOutputFile, checkOutputFolder, ioError } from '../../util/output.js';
+import { removeStaleScratch, scratchPath } from '../../util/scratch.js';
 
 interface Options {
   output: string;
@@ -31,26 +32,30 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExample:\n  $ ocitool convert debian-save.tar -o debian-oci.tar --compress zstd\n')
     .action(async (archive: string, opts: Options) => {
       if (!['gzip', 'zstd', 'none'].includes(opts.compress)) throw new OcitoolError('USAGE', `--compress ${opts.compress}: one of gzip, zstd, none`);
-      const out = path.resolve(opts.output);
-      // Spool next to the output, so re-compressed layers are renamed into place, never copied.
-      const spoolParent = out.endsWith('.tar') ? path.dirname(out) : out;
-      await mkdir(spoolParent, { recursive: true });
-      const spool = await mkdtemp(path.join(spoolParent === out ? os.tmpdir() : spoolParent, '.ocitool-convert-'));
+      const toTar = opts.output.endsWith('.tar');
+      // A bad output path fails before any work (and /proc or a device is never written).
+      const out = toTar ? await checkOutputFile(opts.output) : await checkOutputFolder(opts.output);
+      if (!toTar) await mkdir(path.dirname(out), { recursive: true }).catch((err: unknown) => { throw ioError(path.dirname(out), err, 'cannot create the folder'); });
+      // Scratch (the spooled archive, re-compressed layers) lives beside the output, so layers are
+      // renamed into place, never copied; a killed run's scratch is removed by the next run.
+      await removeStaleScratch(out);
+      const scratch = scratchPath(out);
+      await mkdir(scratch).catch((err: unknown) => { throw ioError(scratch, err, 'cannot create a scratch folder'); });
       try {
-        const source = await openArchiveSource(archive === '-' ? { stream: process.stdin, label: 'stdin' } : { file: archive }, spool);
+        const source = await openArchiveSource(archive === '-' ? { stream: process.stdin, label: 'stdin' } : { file: archive }, scratch);
         try {
-          const sink = out.endsWith('.tar')
-            ? new LayoutTarSink({ file: out }, { spoolParent: spool, backing: source })
+          const sink = toTar
+            ? new LayoutTarSink({ file: out }, { spoolParent: scratch, backing: source })
             : await LayoutFolderSink.create(out);
           const renderer = createRenderer(progressMode(opts, ctx.stderr), ctx.stderr, ctx.stdout);
-          const results = await convertArchive(source, sink, { compress: opts.compress as Compression, spoolParent: spool, reporter: renderer.reporter });
+          const results = await convertArchive(source, sink, { compress: opts.compress as Compression, spoolParent: scratch, reporter: renderer.reporter });
           renderer.finish();
           for (const r of results) ctx.print(`${r.names.join(',') || '(untagged)'} ${r.descriptor.digest}`);
         } finally {
           await source.close();
         }
       } finally {
-        await rm(spool, { recursive: true, force: true });
+        await rm(scratch, { recursive: true, force: true });
       }
     });
 }

@@ -1,6 +1,8 @@
 /** `ocitool import-oci`: an OCI image layout (folder or tar) into the store, digests unchanged. */
 import type { Command } from 'commander';
-import { OcitoolError } from '../../errors.js';
+import { stat } from 'node:fs/promises';
+import { OcitoolError, withContext } from '../../errors.js';
+import { isEnoent } from '../../util/fs.js';
 import { copyImages } from '../../copy/engine.js';
 import { openLayout } from '../../layout/source.js';
 import { selectManifest } from '../../layout/select.js';
@@ -10,6 +12,7 @@ import { formatPlatform, parsePlatform, platformFromArch, type Platform } from '
 import { normalizeTagName } from '../../oci/reference.js';
 import type { CliContext } from '../context.js';
 import { createRenderer, progressMode } from '../progress.js';
+import { checkStoreNames } from '../store-names.js';
 
 interface Options {
   file: string;
@@ -36,23 +39,36 @@ export function register(program: Command, ctx: CliContext): void {
       if (opts.arch && opts.platform) throw new OcitoolError('USAGE', '--arch and --platform cannot be used together');
       const wanted: Platform | undefined = opts.arch ? platformFromArch(opts.arch) : opts.platform ? parsePlatform(opts.platform) : undefined;
       const explicitNames = opts.tag.map(normalizeTagName);
-      const layout = await openLayout(layoutPath);
+      // A path that is not there fails before the store is opened (or created).
+      await stat(layoutPath).catch((err: unknown) => {
+        throw isEnoent(err) ? new OcitoolError('NOT_FOUND', `${layoutPath}: no such file or folder`, { cause: err }) : withContext(layoutPath, err);
+      });
+      const store = await ctx.openStore();
+      checkStoreNames(store, explicitNames);
+      // The sink first: it holds the store lock shared, and a compressed layout tar is spooled in
+      // its staging folder (removed on failure, left alone by gc while this process lives).
+      const sink = await store.createSink();
       try {
-        const entries = await readEntries(layout.tree.readFile.bind(layout.tree), opts.file, layout.tree.description);
-        const chosen = await selectManifest(layout, entries, wanted);
-        const names = explicitNames.length ? explicitNames : namesFromAnnotations(chosen.entry, layoutPath);
-        const store = await ctx.openStore();
-        const renderer = createRenderer(progressMode(opts, ctx.stderr), ctx.stderr, ctx.stdout);
-        const sink = await store.createSink();
-        const [result] = await copyImages(layout, sink, [{ descriptor: chosen.descriptor, names }], { reporter: renderer.reporter });
-        renderer.finish();
-        if (opts.json) ctx.print(JSON.stringify({ type: 'result', digest: result!.descriptor.digest, names, platform: formatPlatform(chosen.platform) }));
-        else {
-          if (!opts.quiet) for (const name of names) ctx.note(`tagged ${name}`);
-          ctx.print(result!.descriptor.digest);
+        const layout = await openLayout(layoutPath, { spoolParent: sink.scratchDir });
+        try {
+          const entries = await readEntries(layout.tree.readFile.bind(layout.tree), opts.file, layout.tree.description);
+          const chosen = await selectManifest(layout, entries, wanted);
+          const names = explicitNames.length ? explicitNames : namesFromAnnotations(chosen.entry, layoutPath);
+          checkStoreNames(store, names);
+          const renderer = createRenderer(progressMode(opts, ctx.stderr), ctx.stderr, ctx.stdout);
+          const [result] = await copyImages(layout, sink, [{ descriptor: chosen.descriptor, names }], { reporter: renderer.reporter });
+          renderer.finish();
+          if (opts.json) ctx.print(JSON.stringify({ type: 'result', digest: result!.descriptor.digest, names, platform: formatPlatform(chosen.platform) }));
+          else {
+            if (!opts.quiet) for (const name of names) ctx.note(`tagged ${name}`);
+            ctx.print(result!.descriptor.digest);
+          }
+        } finally {
+          await layout.close();
         }
-      } finally {
-        await layout.close();
+      } catch (err) {
+        await sink.abort(); // a no-op when the engine already aborted or committed
+        throw err;
       }
     });
 }
@@ -64,6 +80,7 @@ async function readEntries(readFile: (rel: string, max: number) => Promise<Buffe
     try {
       return JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
     } catch {
+      // Not JSON: parseJson below reports it, naming the file.
       return undefined;
     }
   })();

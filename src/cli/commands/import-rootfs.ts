@@ -1,5 +1,4 @@
 /** `ocitool import-rootfs`: a one-layer image from a rootfs tarball, deterministic (docs/save-load.md). */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { copyImages } from '../../copy/engine.js';
@@ -9,6 +8,7 @@ import { formatPlatform, parsePlatform } from '../../oci/platform.js';
 import { normalizeTagName } from '../../oci/reference.js';
 import type { CliContext } from '../context.js';
 import { createRenderer, progressMode } from '../progress.js';
+import { checkStoreNames } from '../store-names.js';
 
 interface Options {
   tag: string[];
@@ -34,14 +34,14 @@ export function register(program: Command, ctx: CliContext): void {
       const names = opts.tag.map(normalizeTagName);
       const platform = parsePlatform(opts.platform);
       const store = await ctx.openStore();
-      const staging = path.join(store.root, 'staging');
-      await mkdir(staging, { recursive: true });
-      const spool = await mkdtemp(path.join(staging, 'rootfs-'));
+      checkStoreNames(store, names);
+      // The sink first: it holds the store lock shared, and the layer is built in its staging
+      // folder (removed on failure, left alone by gc while this process lives).
+      const sink = await store.createSink();
       try {
-        const layer = await buildRootfsLayer(tarball, path.join(spool, 'layer.tar.gz'));
+        const layer = await buildRootfsLayer(tarball, path.join(sink.scratchDir, 'rootfs-layer.tar.gz'));
         const { descriptor, source } = rootfsImage(layer, platform);
         const renderer = createRenderer(progressMode(opts, ctx.stderr), ctx.stderr, ctx.stdout);
-        const sink = await store.createSink();
         await copyImages(source, sink, [{ descriptor, names }], { reporter: renderer.reporter });
         renderer.finish();
         if (opts.json) ctx.print(JSON.stringify({ type: 'result', digest: descriptor.digest, names, platform: formatPlatform(platform), diffId: layer.diffId }));
@@ -49,8 +49,9 @@ export function register(program: Command, ctx: CliContext): void {
           if (!opts.quiet) for (const name of names) ctx.note(`tagged ${name} (${formatPlatform(platform)})`);
           ctx.print(descriptor.digest);
         }
-      } finally {
-        await rm(spool, { recursive: true, force: true });
+      } catch (err) {
+        await sink.abort(); // a no-op when the engine already aborted or committed
+        throw err;
       }
     });
 }

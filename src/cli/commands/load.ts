@@ -1,6 +1,5 @@
 /** `ocitool load`: an OCI layout tar or folder, or a docker-save archive, into the store (docs/save-load.md). */
-import { mkdir, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { OcitoolError } from '../../errors.js';
 import { copyImages } from '../../copy/engine.js';
@@ -9,6 +8,7 @@ import { assignLoadNames } from '../../archive/load-names.js';
 import { parseRefFlags } from '../../archive/refs.js';
 import type { CliContext } from '../context.js';
 import { createRenderer, progressMode } from '../progress.js';
+import { checkStoreNames } from '../store-names.js';
 import { openLayoutFolderImages, type ImagesSource } from '../../archive/layout-folder-images.js';
 
 interface Options {
@@ -38,19 +38,24 @@ export function register(program: Command, ctx: CliContext): void {
       if (!opts.input && (process.stdin as { isTTY?: boolean }).isTTY) {
         throw new OcitoolError('USAGE', 'no input: pass -i FILE or pipe a tar on stdin');
       }
+      // A path that cannot be looked at is not a folder: the archive reader reports it by name.
+      const isFolder = opts.input !== undefined && (await stat(opts.input).catch(() => undefined))?.isDirectory();
       const store = await ctx.openStore();
-      const spoolParent = path.join(store.root, 'staging');
-      await mkdir(spoolParent, { recursive: true });
-      const source: ImagesSource = opts.input && (await stat(opts.input).catch(() => undefined))?.isDirectory()
-        ? await openLayoutFolderImages(opts.input)
-        : await openArchiveSource(opts.input ? { file: opts.input } : { stream: process.stdin, label: 'stdin' }, spoolParent);
+      // The sink first: it takes the store lock shared and makes this operation's staging folder,
+      // where a compressed or piped archive is spooled, so gc can neither run in between nor
+      // delete the spool of a slow stdin; a failure removes the folder and everything in it.
+      const sink = await store.createSink();
+      let source: ImagesSource | undefined;
       try {
+        source = isFolder
+          ? await openLayoutFolderImages(opts.input!)
+          : await openArchiveSource(opts.input ? { file: opts.input } : { stream: process.stdin, label: 'stdin' }, sink.scratchDir);
         const label = opts.input ?? 'stdin';
         const names = assignLoadNames(source.images, { name: opts.name, refs }, label);
+        checkStoreNames(store, names.flat());
         const roots = source.images.map((image, i) => ({ descriptor: image.descriptor, names: names[i]! }))
           .filter((root) => root.names.length > 0 || (refs.size === 0 && opts.name === undefined));
         const renderer = createRenderer(progressMode(opts, ctx.stderr), ctx.stderr, ctx.stdout);
-        const sink = await store.createSink();
         const results = await copyImages(source, sink, roots, { reporter: renderer.reporter });
         renderer.finish();
         for (const result of results) {
@@ -58,8 +63,11 @@ export function register(program: Command, ctx: CliContext): void {
           else if (result.names.length === 0) ctx.print(`(untagged) ${result.descriptor.digest}`);
           else for (const name of result.names) ctx.print(`${name} ${result.descriptor.digest}`);
         }
+      } catch (err) {
+        await sink.abort(); // a no-op when the engine already aborted or committed
+        throw err;
       } finally {
-        await source.close();
+        await source?.close();
       }
     });
 }

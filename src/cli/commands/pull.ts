@@ -14,6 +14,7 @@ import { resolve } from '../../registry/index.js';
 import { StoreSink } from '../../store/sink.js';
 import type { CliContext } from '../context.js';
 import { createRenderer, progressMode } from '../progress.js';
+import { checkOutputFolder } from '../../util/output.js';
 import { addRegistryFlags, registryOptions, type RegistryFlags } from './registry-options.js';
 
 interface PullFlags extends RegistryFlags {
@@ -61,10 +62,12 @@ export function register(program: Command, ctx: CliContext): void {
   addRegistryFlags(cmd).action(async (refText: string, flags: PullFlags) => {
     const ref = parseReference(refText);
     const platforms = platformsFrom(flags);
+    // A layout folder that cannot be made (under /proc, over a file) fails before the registry is asked.
+    const layoutDir = flags.layout ? await checkOutputFolder(flags.layout) : undefined;
     const renderer = createRenderer(progressMode(flags, ctx.stderr), ctx.stderr, ctx.stdout);
     try {
       const resolved = await resolve(ref, registryOptions(flags));
-      const sink: ImageSink = flags.layout ? await LayoutFolderSink.create(flags.layout) : await StoreSink.create(await ctx.openStore(), { keepVerified: true });
+      const sink: ImageSink = layoutDir ? await LayoutFolderSink.create(flags.layout!) : await StoreSink.create(await ctx.openStore(), { keepVerified: true });
       // Layout refs are what `skopeo copy oci:DIR:TAG` selects by: the tag alone.
       const names = flags.layout ? (ref.tag ? [ref.tag] : []) : [storeName(ref)];
       const [result] = await copyImages(resolved.source, sink, [{ descriptor: resolved.descriptor, names }], {

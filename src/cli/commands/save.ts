@@ -1,6 +1,4 @@
 /** `ocitool save --oci`: images from the store to one OCI layout tar (docs/save-load.md). */
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { OcitoolError } from '../../errors.js';
 import { saveImages } from '../../archive/save.js';
@@ -8,6 +6,9 @@ import { parseRefFlags } from '../../archive/refs.js';
 import { formatPlatform, parsePlatform } from '../../oci/platform.js';
 import type { CliContext } from '../context.js';
 import { createRenderer, progressMode } from '../progress.js';
+import { StagingArea } from '../../store/staging.js';
+import { checkOutputFile } from '../../util/output.js';
+import { removeStaleScratch } from '../../util/scratch.js';
 
 interface Options {
   oci?: boolean;
@@ -38,13 +39,25 @@ export function register(program: Command, ctx: CliContext): void {
       if (!opts.output && ctx.stdout.isTTY) {
         throw new OcitoolError('USAGE', 'refusing to write a tar to a terminal: use -o FILE or redirect stdout');
       }
+      // A bad output path fails before any work; scratch files of killed saves to it are removed.
+      const file = opts.output ? await checkOutputFile(opts.output) : undefined;
+      if (file) await removeStaleScratch(file);
       const store = await ctx.openStore();
-      const spoolParent = path.join(store.root, 'staging');
-      await mkdir(spoolParent, { recursive: true });
-      const renderer = createRenderer(progressMode(opts, ctx.stderr), ctx.stderr, opts.output ? ctx.stdout : ctx.stderr);
-      const output = opts.output ? { file: path.resolve(opts.output) } : { stream: ctx.stdout as NodeJS.WritableStream as import('node:stream').Writable, label: 'stdout' };
-      const results = await saveImages(store, store.asSource(), images, { refFlags, platforms, output, spoolParent, reporter: renderer.reporter });
-      renderer.finish();
+      // Held shared while reading, so gc cannot delete what is being saved; spool in this
+      // operation's own staging folder, which gc leaves alone while this process lives.
+      const lock = await store.lockShared('read');
+      let staging: StagingArea | undefined;
+      let results;
+      try {
+        staging = await StagingArea.create(store.paths);
+        const renderer = createRenderer(progressMode(opts, ctx.stderr), ctx.stderr, opts.output ? ctx.stdout : ctx.stderr);
+        const output = file ? { file } : { stream: ctx.stdout as NodeJS.WritableStream as import('node:stream').Writable, label: 'stdout' };
+        results = await saveImages(store, store.asSource(), images, { refFlags, platforms, output, spoolParent: staging.dir, reporter: renderer.reporter });
+        renderer.finish();
+      } finally {
+        await staging?.remove();
+        await lock.release();
+      }
       for (const result of results) {
         if (result.leftOut.length > 0 && !opts.quiet) {
           const what = platforms.length ? 'the platforms asked for that are in the store' : 'the platforms in the store';
