@@ -35,6 +35,15 @@ export interface TarEntryHeader {
   size: number;
   /** Byte offset of the entry's own header block (after any PAX/GNU records). */
   headerOffset: number;
+  /** Permission bits (with setuid, setgid, sticky), owners, mtime: PAX records win over the header. */
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: { sec: number; nsec: number };
+  devMajor: number;
+  devMinor: number;
+  /** PAX `SCHILY.xattr.NAME` records: extended attributes, values byte for byte. */
+  xattrs: Map<string, Buffer>;
 }
 
 /** What a header block asks of its reader: read `size` bytes of records for `applyMeta`, or an entry. */
@@ -106,12 +115,33 @@ export class TarHeaderReader {
       }
       size = Number(sizeText);
     }
+    const xattrs = new Map<string, Buffer>();
+    for (const source of [this.global, this.local ?? new Map<string, string>()]) {
+      for (const [key, value] of source) {
+        if (!key.startsWith(XATTR_PREFIX)) continue;
+        if (value === '') xattrs.delete(key.slice(XATTR_PREFIX.length));
+        else xattrs.set(key.slice(XATTR_PREFIX.length), Buffer.from(value, 'latin1'));
+      }
+    }
+    const paxNumber = (key: string, fallback: number): number => {
+      const text = record(key);
+      if (text === undefined) return fallback;
+      if (!/^[0-9]+$/.test(text)) throw new OcitoolError('TAR_INVALID', `${this.what}: bad PAX ${key} "${text.slice(0, 40)}" for the entry at byte ${offset}`);
+      return Number(text);
+    };
     const entry: TarEntryHeader = {
       type: raw.type,
       name: record('path') ?? this.longName ?? raw.name,
       linkname: record('linkpath') ?? this.longLink ?? raw.linkname,
       size,
       headerOffset: offset,
+      mode: parseNumber(block.subarray(100, 108)) & 0o7777,
+      uid: paxNumber('uid', parseNumber(block.subarray(108, 116))),
+      gid: paxNumber('gid', parseNumber(block.subarray(116, 124))),
+      mtime: paxTime(record('mtime'), parseNumber(block.subarray(136, 148)), this.what, offset),
+      devMajor: parseNumber(block.subarray(329, 337)),
+      devMinor: parseNumber(block.subarray(337, 345)),
+      xattrs,
     };
     this.local = this.longName = this.longLink = undefined;
     return { kind: 'entry', entry };
@@ -129,6 +159,27 @@ export class TarHeaderReader {
       }
     }
   }
+}
+
+/** PAX keys of extended attributes; their values are kept as bytes (latin1 strings). */
+const XATTR_PREFIX = 'SCHILY.xattr.';
+
+/** A numeric header field: octal text, or base-256 (GNU) when the high bit is set. */
+function parseNumber(field: Buffer): number {
+  if (field[0]! & 0x80) {
+    let value = field[0]! & 0x7f;
+    for (let i = 1; i < field.length; i++) value = value * 256 + field[i]!;
+    return value;
+  }
+  return parseOctal(field);
+}
+
+/** PAX `mtime` (seconds with an optional fraction), else the header's seconds. */
+function paxTime(text: string | undefined, headerSec: number, what: string, offset: number): { sec: number; nsec: number } {
+  if (text === undefined) return { sec: headerSec, nsec: 0 };
+  const m = /^(-?[0-9]+)(?:\.([0-9]+))?$/.exec(text);
+  if (!m) throw new OcitoolError('TAR_INVALID', `${what}: bad PAX mtime "${text.slice(0, 40)}" for the entry at byte ${offset}`);
+  return { sec: Number(m[1]), nsec: Number(((m[2] ?? '') + '000000000').slice(0, 9)) };
 }
 
 function cString(data: Buffer): string {
@@ -173,10 +224,12 @@ export function decodePax(data: Buffer, what = 'tar', offset = 0): Map<string, s
     const length = /^[0-9]+$/.test(lengthText) ? Number(lengthText) : NaN;
     if (!Number.isSafeInteger(length) || length <= space - at + 1 || at + length > data.length) throw bad(`length "${lengthText}"`);
     if (data[at + length - 1] !== 0x0a) throw bad('no newline');
-    const record = data.subarray(space + 1, at + length - 1).toString('utf8');
-    const eq = record.indexOf('=');
+    const bytes = data.subarray(space + 1, at + length - 1);
+    const eq = bytes.indexOf(0x3d);
     if (eq <= 0) throw bad('no key');
-    records.set(record.slice(0, eq), record.slice(eq + 1));
+    const key = bytes.subarray(0, eq).toString('utf8');
+    // Values are UTF-8 text, except extended attributes: binary (security.capability), kept as bytes.
+    records.set(key, bytes.subarray(eq + 1).toString(key.startsWith(XATTR_PREFIX) ? 'latin1' : 'utf8'));
     at += length;
   }
   return records;
