@@ -16,7 +16,7 @@ import { mustRun } from '../helpers/index.js';
 
 const SEED = Number(process.env.OCITOOL_CRASH_SEED ?? 20261125);
 /** Kill moments per command, as fractions of a clean run (plus jitter). */
-const FRACTIONS = [0.1, 0.3, 0.5, 0.7, 0.9];
+const FRACTIONS = [0.05, 0.15, 0.3, 0.45, 0.6];
 
 function prng(seed: number): () => number {
   let s = seed >>> 0;

@@ -29,7 +29,7 @@ test('gc with a tagged manifest whose config link is missing removes nothing; fs
   const gc = await ocitool(['gc'], { store });
   assert.equal(gc.code, 1, gc.stdout + gc.stderr);
   assert.match(gc.stderr, /nothing removed/);
-  assert.match(gc.stderr, new RegExp(`config ${manifest.config.digest} is missing`));
+  assert.match(gc.stderr, new RegExp(`${manifest.config.digest}.* is missing`));
   const after = await listFiles(store);
   for (const layer of manifest.layers as { digest: string }[]) assert.ok(after.includes(path.join('blobs', 'sha256', layer.digest.slice(7))), `layer ${layer.digest} kept`);
   assert.deepEqual(after.filter((f) => f.startsWith('layers') || f.startsWith('objects')), before.filter((f) => f.startsWith('layers') || f.startsWith('objects')));
