@@ -7,7 +7,9 @@ import { openArchiveSource } from '../../archive/docker-archive.js';
 import { assignLoadNames } from '../../archive/load-names.js';
 import { parseRefFlags } from '../../archive/refs.js';
 import type { CliContext } from '../context.js';
-import { createRenderer, progressMode } from '../progress.js';
+import { addProgressOption, createRenderer, progressMode } from '../progress.js';
+import { readFirst, resultImages } from '../outcome.js';
+import { checkStdinReadable, STDIO } from '../stdio.js';
 import { checkStoreNames } from '../store-names.js';
 import { openLayoutFolderImages, type ImagesSource } from '../../archive/layout-folder-images.js';
 
@@ -18,26 +20,26 @@ interface Options {
   input?: string;
   json?: boolean;
   quiet?: boolean;
+  progress?: string;
 }
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
 export function register(program: Command, ctx: CliContext): void {
-  program
+  const cmd = program
     .command('load')
     .description('load images from an OCI layout tar or folder, or a docker-save archive, into the store')
     .option('--oci', 'the input is an OCI image layout (accepted for docker compatibility; the format is detected)')
     .option('--name <name>', 'make every ref in the layout a tag of NAME (ref 16.04 becomes NAME:16.04)')
     .option('--ref <image=ref>', 'load the layout ref REF as IMAGE (repeatable; only the refs named are loaded)', collect, [] as string[])
-    .option('-i, --input <file>', 'tar (plain, gzip, xz or zstd) or layout folder; default stdin')
-    .option('--json', 'print progress events and the result as JSON lines')
+    .option('-i, --input <file>', 'tar (plain, gzip, xz or zstd) or layout folder; - or none: stdin')
+    .option('--json', 'print JSON lines only: progress events, then a result event (docs/events.md)')
     .option('-q, --quiet', 'print only the loaded names and digests')
-    .addHelpText('after', '\nExamples:\n  $ ocitool load --oci --name ubuntu < ubuntu-oci.tar\n  $ ocitool load --oci --ref redis=redis-latest --ref alpine=alpine-latest -i refs-oci.tar\n  $ ocitool load -i docker-save.tar.gz\n')
-    .action(async (opts: Options) => {
+    .addHelpText('after', '\nExamples:\n  $ ocitool load --oci --name ubuntu < ubuntu-oci.tar\n  $ ocitool load --oci --ref redis=redis-latest --ref alpine=alpine-latest -i refs-oci.tar\n  $ ocitool load -i docker-save.tar.gz\n');
+  addProgressOption(cmd).action(async (opts: Options) => {
       const refs = parseRefFlags(opts.ref);
-      if (!opts.input && (process.stdin as { isTTY?: boolean }).isTTY) {
-        throw new OcitoolError('USAGE', 'no input: pass -i FILE or pipe a tar on stdin');
-      }
+      if (opts.input === STDIO) delete opts.input;
+      if (!opts.input) checkStdinReadable('an archive (no -i FILE given)');
       // A path that cannot be looked at is not a folder: the archive reader reports it by name.
       const isFolder = opts.input !== undefined && (await stat(opts.input).catch(() => undefined))?.isDirectory();
       const store = await ctx.openStore();
@@ -55,14 +57,18 @@ export function register(program: Command, ctx: CliContext): void {
         checkStoreNames(store, names.flat());
         const roots = source.images.map((image, i) => ({ descriptor: image.descriptor, names: names[i]! }))
           .filter((root) => root.names.length > 0 || (refs.size === 0 && opts.name === undefined));
-        const renderer = createRenderer(progressMode(opts, ctx.stderr), ctx.stderr, ctx.stdout);
+        const mode = progressMode(opts, ctx.stderr);
+        const renderer = createRenderer(mode, ctx.stderr, ctx.stdout);
         const results = await copyImages(source, sink, roots, { reporter: renderer.reporter });
         renderer.finish();
-        for (const result of results) {
-          if (opts.json) ctx.print(JSON.stringify({ type: 'result', digest: result.descriptor.digest, names: result.names }));
-          else if (result.names.length === 0) ctx.print(`(untagged) ${result.descriptor.digest}`);
-          else for (const name of result.names) ctx.print(`${name} ${result.descriptor.digest}`);
+        const images = await resultImages(results, readFirst((d) => sink.readSmallBlob(d)));
+        if (mode !== 'json') {
+          for (const result of results) {
+            if (result.names.length === 0) ctx.print(`(untagged) ${result.descriptor.digest}`);
+            else for (const name of result.names) ctx.print(`${name} ${result.descriptor.digest}`);
+          }
         }
+        renderer.result({ action: 'loaded', images });
       } catch (err) {
         await sink.abort(); // a no-op when the engine already aborted or committed
         throw err;

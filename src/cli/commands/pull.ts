@@ -8,12 +8,13 @@ import { OcitoolError } from '../../errors.js';
 import { copyImages, DEFAULT_CONCURRENCY } from '../../copy/engine.js';
 import type { ImageSink } from '../../copy/transport.js';
 import { LayoutFolderSink } from '../../layout/folder-sink.js';
-import { hostPlatform, parsePlatform, type Platform } from '../../oci/platform.js';
+import { hostPlatform, parsePlatformFlags, type Platform } from '../../oci/platform.js';
 import { formatReference, parseReference, type Reference } from '../../oci/reference.js';
 import { resolve } from '../../registry/index.js';
 import { StoreSink } from '../../store/sink.js';
 import type { CliContext } from '../context.js';
-import { createRenderer, progressMode } from '../progress.js';
+import { addProgressOption, createRenderer, progressMode } from '../progress.js';
+import { readFirst, resultImages } from '../outcome.js';
 import { checkOutputFolder } from '../../util/output.js';
 import { addRegistryFlags, registryOptions, type RegistryFlags } from './registry-options.js';
 
@@ -24,6 +25,7 @@ interface PullFlags extends RegistryFlags {
   concurrency?: number;
   json?: boolean;
   quiet?: boolean;
+  progress?: string;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -44,7 +46,7 @@ function platformsFrom(flags: PullFlags): Platform[] | 'all' {
     if (flags.platform.length) throw new OcitoolError('USAGE', '--platform and --all-platforms exclude each other');
     return 'all';
   }
-  return flags.platform.length ? flags.platform.map(parsePlatform) : [hostPlatform()];
+  return flags.platform.length ? parsePlatformFlags(flags.platform) : [hostPlatform()];
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -56,15 +58,17 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--all-platforms', 'keep every platform of an index')
     .option('--layout <dir>', 'write an OCI image layout folder instead of the store')
     .option('--concurrency <n>', `layers downloaded at once (default ${DEFAULT_CONCURRENCY})`, parseConcurrency)
-    .option('--json', 'print one JSON progress event per line')
+    .option('--json', 'print JSON lines only: progress events, then a result event (docs/events.md)')
     .option('-q, --quiet', 'print only the digest')
     .addHelpText('after', '\nExamples:\n  $ ocitool pull debian:bookworm --platform linux/arm64\n  $ ocitool pull localhost:5000/team/app:1.0 --layout ./app-oci\n');
+  addProgressOption(cmd);
   addRegistryFlags(cmd).action(async (refText: string, flags: PullFlags) => {
     const ref = parseReference(refText);
     const platforms = platformsFrom(flags);
     // A layout folder that cannot be made (under /proc, over a file) fails before the registry is asked.
     const layoutDir = flags.layout ? await checkOutputFolder(flags.layout) : undefined;
-    const renderer = createRenderer(progressMode(flags, ctx.stderr), ctx.stderr, ctx.stdout);
+    const mode = progressMode(flags, ctx.stderr);
+    const renderer = createRenderer(mode, ctx.stderr, ctx.stdout);
     try {
       const resolved = await resolve(ref, registryOptions(flags));
       const sink: ImageSink = layoutDir ? await LayoutFolderSink.create(flags.layout!) : await StoreSink.create(await ctx.openStore(), { keepVerified: true });
@@ -76,7 +80,10 @@ export function register(program: Command, ctx: CliContext): void {
         reporter: renderer.reporter,
       });
       renderer.finish();
-      ctx.print(result!.descriptor.digest);
+      const images = await resultImages([result!], readFirst(sink.readSmallBlob?.bind(sink)));
+      // The digest stays the last stdout line without --json: scripts read it.
+      if (mode !== 'json') ctx.print(result!.descriptor.digest);
+      renderer.result({ action: 'pulled', images, ...(layoutDir ? { destination: flags.layout } : {}) });
     } catch (err) {
       renderer.finish();
       throw err;
