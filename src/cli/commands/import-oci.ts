@@ -16,6 +16,7 @@ import { readFirst, resultImages } from '../outcome.js';
 import { checkStdinReadable, STDIO } from '../stdio.js';
 import { listManifests } from '../../layout/select.js';
 import type { LayoutSource } from '../../layout/source.js';
+import { splitLayoutRef } from '../layout-refs.js';
 import { checkStoreNames } from '../store-names.js';
 
 interface Options {
@@ -89,31 +90,6 @@ function parseOnePlatform(text: string): Platform {
   const list = parsePlatformList(text);
   if (list.length !== 1) throw new OcitoolError('USAGE', `--platform ${text}: import-oci takes one image; name one platform`);
   return list[0]!;
-}
-
-/**
- * PATH or PATH:REF (skopeo's oci:DIR:REF, umoci's DIR:TAG). A path that exists is taken whole,
- * even with ':' in it; otherwise the text after the last ':' is the ref.
- */
-export async function splitLayoutRef(argument: string): Promise<{ path: string; ref: string | undefined }> {
-  const whole = await statOrAbsent(argument);
-  if (whole) return { path: argument, ref: undefined };
-  const colon = argument.lastIndexOf(':');
-  if (colon > 0 && colon < argument.length - 1) {
-    const head = argument.slice(0, colon);
-    if (await statOrAbsent(head)) return { path: head, ref: argument.slice(colon + 1) };
-  }
-  throw new OcitoolError('NOT_FOUND', `${argument}: no such file or folder`);
-}
-
-async function statOrAbsent(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch (err) {
-    if (isEnoent(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
-    throw withContext(p, err);
-  }
 }
 
 function refOf(entry: Descriptor): string | undefined {

@@ -16,12 +16,16 @@ import type { CliContext } from '../context.js';
 import { addProgressOption, createRenderer, progressMode } from '../progress.js';
 import { readFirst, resultImages } from '../outcome.js';
 import { checkOutputFolder } from '../../util/output.js';
+import { checkRefName } from '../../archive/refs.js';
+import { checkSinglePlatform } from '../platform-check.js';
+import { guardLayoutSink, splitLayoutRef } from '../layout-refs.js';
 import { addRegistryFlags, registryOptions, type RegistryFlags } from './registry-options.js';
 
 interface PullFlags extends RegistryFlags {
   platform: string[];
   allPlatforms?: boolean;
   layout?: string;
+  force?: boolean;
   concurrency?: number;
   json?: boolean;
   quiet?: boolean;
@@ -56,7 +60,8 @@ export function register(program: Command, ctx: CliContext): void {
     .description('pull an image from a registry into the store, or into an OCI layout folder with --layout')
     .option('--platform <os/arch[/variant]>', 'platform to keep from an index, repeatable (default: this host)', collect, [])
     .option('--all-platforms', 'keep every platform of an index')
-    .option('--layout <dir>', 'write an OCI image layout folder instead of the store')
+    .option('--layout <dir[:ref]>', 'write an OCI image layout folder instead of the store; the ref is REF, else the tag')
+    .option('--force', 'repoint a layout ref that names another image; keep a single-platform image that does not match --platform')
     .option('--concurrency <n>', `layers downloaded at once (default ${DEFAULT_CONCURRENCY})`, parseConcurrency)
     .option('--json', 'print JSON lines only: progress events, then a result event (docs/events.md)')
     .option('-q, --quiet', 'print only the digest')
@@ -65,15 +70,18 @@ export function register(program: Command, ctx: CliContext): void {
   addRegistryFlags(cmd).action(async (refText: string, flags: PullFlags) => {
     const ref = parseReference(refText);
     const platforms = platformsFrom(flags);
+    const layout = flags.layout === undefined ? undefined : await splitLayoutRef(flags.layout, { output: true });
+    if (layout?.ref !== undefined) checkRefName(layout.ref);
     // A layout folder that cannot be made (under /proc, over a file) fails before the registry is asked.
-    const layoutDir = flags.layout ? await checkOutputFolder(flags.layout) : undefined;
+    const layoutDir = layout ? await checkOutputFolder(layout.path) : undefined;
     const mode = progressMode(flags, ctx.stderr);
     const renderer = createRenderer(mode, ctx.stderr, ctx.stdout);
     try {
       const resolved = await resolve(ref, registryOptions(flags));
-      const sink: ImageSink = layoutDir ? await LayoutFolderSink.create(flags.layout!) : await StoreSink.create(await ctx.openStore(), { keepVerified: true });
-      // Layout refs are what `skopeo copy oci:DIR:TAG` selects by: the tag alone.
-      const names = flags.layout ? (ref.tag ? [ref.tag] : []) : [storeName(ref)];
+      if (platforms !== 'all' && flags.platform.length) await checkSinglePlatform((d) => resolved.source.readBlob(d), resolved.descriptor, platforms, formatReference(ref), flags.force === true);
+      const sink: ImageSink = layout ? guardLayoutSink(await LayoutFolderSink.create(layout.path), layout.path, { force: flags.force === true }) : await StoreSink.create(await ctx.openStore(), { keepVerified: true });
+      // Layout refs are what `skopeo copy oci:DIR:TAG` selects by: the tag alone, or the REF of DIR:REF.
+      const names = layout ? (layout.ref !== undefined ? [layout.ref] : ref.tag ? [ref.tag] : []) : [storeName(ref)];
       const [result] = await copyImages(resolved.source, sink, [{ descriptor: resolved.descriptor, names }], {
         platforms,
         concurrency: flags.concurrency,
@@ -83,7 +91,7 @@ export function register(program: Command, ctx: CliContext): void {
       const images = await resultImages([result!], readFirst(sink.readSmallBlob?.bind(sink)));
       // The digest stays the last stdout line without --json: scripts read it.
       if (mode !== 'json') ctx.print(result!.descriptor.digest);
-      renderer.result({ action: 'pulled', images, ...(layoutDir ? { destination: flags.layout } : {}) });
+      renderer.result({ action: 'pulled', images, ...(layout ? { destination: layout.path } : {}) });
     } catch (err) {
       renderer.finish();
       throw err;
