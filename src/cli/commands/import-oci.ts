@@ -115,7 +115,10 @@ function selectByRef(entries: Descriptor[], ref: string, where: string): Descrip
 async function checkUnambiguous(layout: LayoutSource, entries: Descriptor[], wanted: Platform | undefined, force: boolean): Promise<Platform | undefined> {
   const all = await listManifests(layout, entries);
   const matching = wanted ? all.filter((c) => c.platform && platformMatches(c.platform, wanted)) : all;
-  if (matching.length > 1) {
+  // Several refs among them: they are the way to choose. One ref (an index of platforms): the
+  // library's message, which lists the platforms to choose by.
+  const refs = new Set(matching.map((c) => refOf(c.entry)).filter((r) => r !== undefined));
+  if (matching.length > 1 && refs.size > 1) {
     const list = matching.map((c) => `${refOf(c.entry) !== undefined ? `ref ${JSON.stringify(refOf(c.entry))}` : 'no ref'} ${formatPlatform(c.platform)} (${c.descriptor.digest})`).join(', ');
     throw new OcitoolError('PLATFORM', `${layout.tree.description}: ${matching.length} manifests${wanted ? ` for ${formatPlatform(wanted)}` : ''}; choose one with PATH:REF or --ref REF (refs: ${quoteRefs(matching.map((c) => c.entry))}), --arch or --platform: ${list}`);
   }
