@@ -1,11 +1,9 @@
 /** `ocitool import-oci`: an OCI image layout (folder or tar) into the store, digests unchanged. */
 import type { Command } from 'commander';
-import { stat } from 'node:fs/promises';
-import { OcitoolError, withContext } from '../../errors.js';
-import { isEnoent } from '../../util/fs.js';
+import { OcitoolError } from '../../errors.js';
 import { copyImages } from '../../copy/engine.js';
-import { openLayout } from '../../layout/source.js';
-import { selectManifest } from '../../layout/select.js';
+import { openLayout, type LayoutSource } from '../../layout/source.js';
+import { listManifests, selectManifest } from '../../layout/select.js';
 import { ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME } from '../../oci/annotations.js';
 import { IndexSchema, parseJson, DescriptorSchema, MAX_JSON_BYTES, type Descriptor } from '../../oci/schemas.js';
 import { formatPlatform, parsePlatformList, platformFromArch, platformMatches, type Platform } from '../../oci/platform.js';
@@ -14,8 +12,6 @@ import type { CliContext } from '../context.js';
 import { addProgressOption, createRenderer, progressMode } from '../progress.js';
 import { readFirst, resultImages } from '../outcome.js';
 import { checkStdinReadable, STDIO } from '../stdio.js';
-import { listManifests } from '../../layout/select.js';
-import type { LayoutSource } from '../../layout/source.js';
 import { splitLayoutRef } from '../layout-refs.js';
 import { checkStoreNames } from '../store-names.js';
 

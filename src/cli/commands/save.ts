@@ -1,6 +1,5 @@
 /** `ocitool save --oci`: images from the store to one OCI layout tar (docs/save-load.md). */
 import type { Command } from 'commander';
-import { OcitoolError } from '../../errors.js';
 import { saveImages } from '../../archive/save.js';
 import { parseRefFlags } from '../../archive/refs.js';
 import { formatPlatform, parsePlatformFlags } from '../../oci/platform.js';
