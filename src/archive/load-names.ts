@@ -51,7 +51,11 @@ export function assignLoadNames(images: ArchiveImage[], naming: LoadNaming, labe
         }
       }
     }
-    if (out.size === 0) unnamed.push(image.refName ?? image.descriptor.digest);
+    // An image the archive names nowhere (`docker save IMAGE-ID`: no RepoTags; a layout entry
+    // without a ref) is kept untagged, by digest, as docker does; --name NAME names it NAME:latest.
+    const refless = refsOf(image).length === 0 && image.imageNames.length === 0;
+    if (refless && base && naming.refs.size === 0) out.add(formatReference({ ...base, tag: 'latest', digest: undefined }));
+    else if (out.size === 0 && !refless) unnamed.push(image.refName ?? image.descriptor.digest);
     return [...out].sort();
   });
   if (unnamed.length > 0 && (naming.refs.size === 0 || naming.name !== undefined)) {

@@ -73,13 +73,17 @@ describe('ocitool pull against the real registry', () => {
     assert.equal(await readFile(path.join(bundle, 'rootfs', 'etc', 'hostname'), 'utf8'), 'ocitool\n');
   });
 
-  test('--json prints one event per line then the digest; --quiet prints only the digest', async () => {
+  test('--json prints only JSON lines, the last a result event with the digest; --quiet prints only the digest', async () => {
     const json = await ocitool(['pull', '--json', `${registry.host}/single:v1`], { store: path.join(work, 'store-json') });
     assert.equal(json.code, 0, json.stderr);
     const lines = json.stdout.trim().split('\n');
     const digest = await skopeoRawDigest(`${registry.host}/single:v1`);
-    assert.equal(lines.pop(), digest);
-    const events = lines.map((l) => JSON.parse(l) as { type: string });
+    const events = lines.map((l) => JSON.parse(l) as { type: string; images?: Array<{ digest: string; names: string[]; platforms: string[] }> });
+    const last = events.pop()!;
+    assert.equal(last.type, 'result');
+    assert.equal(last.images![0]!.digest, digest);
+    assert.deepEqual(last.images![0]!.names, [`${registry.host}/single:v1`]);
+    assert.equal(last.images![0]!.platforms.length, 1);
     assert.ok(events.some((e) => e.type === 'started') && events.some((e) => e.type === 'done'), json.stdout);
     const quiet = await ocitool(['pull', '--quiet', `${registry.host}/single:v1`], { store: path.join(work, 'store-quiet') });
     assert.equal(quiet.code, 0, quiet.stderr);

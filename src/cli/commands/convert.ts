@@ -1,40 +1,60 @@
 /** `ocitool convert`: a docker-save archive (or OCI layout tar) to an OCI layout folder or tar. */
 import { mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { OcitoolError } from '../../errors.js';
 import { openArchiveSource } from '../../archive/docker-archive.js';
 import { convertArchive } from '../../archive/convert.js';
 import { LayoutTarSink } from '../../archive/layout-tar-sink.js';
+import { checkRefName, fullName } from '../../archive/refs.js';
+import { guardLayoutSink } from '../layout-refs.js';
 import { LayoutFolderSink } from '../../layout/folder-sink.js';
 import type { Compression } from '../../oci/media-types.js';
 import type { CliContext } from '../context.js';
-import { createRenderer, progressMode } from '../progress.js';
+import { addProgressOption, createRenderer, progressMode } from '../progress.js';
+import { readFirst, resultImages } from '../outcome.js';
+import { checkStdinReadable, checkStdoutWritable, STDIO } from '../stdio.js';
 import { checkOutputFile, checkOutputFolder, ioError } from '../../util/output.js';
 import { removeStaleScratch, scratchPath } from '../../util/scratch.js';
 
 interface Options {
   output: string;
   compress: string;
+  ref?: string;
+  force?: boolean;
   json?: boolean;
   quiet?: boolean;
+  progress?: string;
 }
 
 export function register(program: Command, ctx: CliContext): void {
-  program
+  const cmd = program
     .command('convert')
     .description('convert a docker save archive to an OCI image layout folder, or a tar when OUT ends in .tar')
     .argument('<archive>', 'docker save tar (plain, gzip, xz or zstd), or - for stdin')
-    .requiredOption('-o, --output <out>', 'layout folder, or a .tar file')
+    .requiredOption('-o, --output <out>', 'layout folder, a .tar file, or - for a tar on stdout')
     .option('--compress <kind>', 'layer compression to write: gzip, zstd or none', 'gzip')
-    .option('--json', 'print progress events as JSON lines')
+    .option('--ref <ref>', 'the layout ref to give the image (an archive of one image); default: its tag')
+    .option('--force', 'repoint a ref of an existing layout folder that names another image')
+    .option('--json', 'print JSON lines only: progress events, then a result event (docs/events.md)')
     .option('-q, --quiet', 'print only the converted names and digests')
-    .addHelpText('after', '\nExample:\n  $ ocitool convert debian-save.tar -o debian-oci.tar --compress zstd\n')
-    .action(async (archive: string, opts: Options) => {
+    .addHelpText('after', '\nExamples:\n  $ ocitool convert debian-save.tar -o debian-oci.tar --compress zstd\n  $ docker save debian | ocitool convert - -o - | gzip > debian-oci.tar.gz\n');
+  addProgressOption(cmd).action(async (archive: string, opts: Options) => {
       if (!['gzip', 'zstd', 'none'].includes(opts.compress)) throw new OcitoolError('USAGE', `--compress ${opts.compress}: one of gzip, zstd, none`);
-      const toTar = opts.output.endsWith('.tar');
+      const mode = progressMode(opts, ctx.stderr);
+      const toStdout = opts.output === STDIO;
+      if (toStdout) {
+        checkStdoutWritable('a layout tar', ctx.stdout);
+        if (mode === 'json') throw new OcitoolError('USAGE', '-o - writes the tar to stdout: --json (or --progress json) cannot share it');
+      }
+      if (archive === STDIO) checkStdinReadable('ARCHIVE (-)');
+      if (opts.ref !== undefined) checkRefName(opts.ref);
+      const toTar = toStdout || opts.output.endsWith('.tar');
       // A bad output path fails before any work (and /proc or a device is never written).
-      const out = toTar ? await checkOutputFile(opts.output) : await checkOutputFolder(opts.output);
+      // With -o -, scratch (the spooled archive, re-compressed layers) lives in the temp folder.
+      const out = toStdout ? path.join(tmpdir(), 'ocitool-convert-stdout.tar') : toTar ? await checkOutputFile(opts.output) : await checkOutputFolder(opts.output);
       if (!toTar) await mkdir(path.dirname(out), { recursive: true }).catch((err: unknown) => { throw ioError(path.dirname(out), err, 'cannot create the folder'); });
       // Scratch (the spooled archive, re-compressed layers) lives beside the output, so layers are
       // renamed into place, never copied; a killed run's scratch is removed by the next run.
@@ -44,13 +64,20 @@ export function register(program: Command, ctx: CliContext): void {
       try {
         const source = await openArchiveSource(archive === '-' ? { stream: process.stdin, label: 'stdin' } : { file: archive }, scratch);
         try {
-          const sink = toTar
-            ? new LayoutTarSink({ file: out }, { spoolParent: scratch, backing: source })
+          if (opts.ref !== undefined && source.images.length !== 1) throw new OcitoolError('USAGE', `--ref ${opts.ref}: ${archive === STDIO ? 'stdin' : archive} holds ${source.images.length} images; --ref names one`);
+          const written = toTar
+            ? new LayoutTarSink(toStdout ? { stream: ctx.stdout as NodeJS.WritableStream as Writable, label: 'stdout' } : { file: out }, { spoolParent: scratch, backing: source })
             : await LayoutFolderSink.create(out);
-          const renderer = createRenderer(progressMode(opts, ctx.stderr), ctx.stderr, ctx.stdout);
+          // An existing folder keeps its other refs; one that names another image is repointed only with --force.
+          if (written instanceof LayoutTarSink && opts.ref !== undefined && source.images[0]!.imageNames[0]) written.setImageName(opts.ref, fullName(source.images[0]!.imageNames[0]));
+          const sink = toTar && opts.ref === undefined ? written : guardLayoutSink(written, out, { force: toTar || opts.force === true, ...(opts.ref !== undefined ? { rename: opts.ref } : {}) });
+          const renderer = createRenderer(mode, ctx.stderr, ctx.stdout);
           const results = await convertArchive(source, sink, { compress: opts.compress as Compression, spoolParent: scratch, reporter: renderer.reporter });
           renderer.finish();
-          for (const r of results) ctx.print(`${r.names.join(',') || '(untagged)'} ${r.descriptor.digest}`);
+          const images = (await resultImages(results, readFirst(written.readSmallBlob?.bind(written), (d) => source.readBlob(d)))).map((i) => (opts.ref !== undefined ? { ...i, names: [opts.ref] } : i));
+          // The tar is stdout's data with -o -: the names and digests go to stderr only.
+          if (mode !== 'json' && !toStdout) for (const i of images) ctx.print(`${i.names.join(',') || '(untagged)'} ${i.digest}`);
+          renderer.result({ action: 'converted', images, destination: toStdout ? 'stdout' : opts.output });
         } finally {
           await source.close();
         }

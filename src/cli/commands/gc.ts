@@ -15,10 +15,12 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (opts: { dryRun?: boolean; json?: boolean }) => {
       const store = await ctx.openStore();
       const result = await gc(store, { dryRun: opts.dryRun });
-      if (opts.json) printJson(ctx, result);
+      if (opts.json) printJson(ctx, { ...result, freedBytes: result.removedBytes + result.removedStagingBytes });
       else {
         const lockFiles = result.removedLeftoverFiles ? `, ${result.removedLeftoverFiles} stale lock or temp files` : '';
-        ctx.print(`${opts.dryRun ? 'would remove' : 'removed'} ${result.removedObjects} objects (${formatBytes(result.removedBytes)}), ${result.removedLinks} links, ${result.removedStaging} leftover staging folders (${formatBytes(result.removedStagingBytes)})${lockFiles}`);
+        // The total counts staging leftovers too: they are disk the store gives back.
+        const total = result.removedBytes + result.removedStagingBytes;
+        ctx.print(`${opts.dryRun ? 'would remove' : 'removed'} ${result.removedObjects} objects (${formatBytes(result.removedBytes)}), ${result.removedLinks} links, ${result.removedStaging} leftover staging folders (${formatBytes(result.removedStagingBytes)})${lockFiles}; ${opts.dryRun ? 'would free' : 'freed'} ${formatBytes(total)}`);
       }
     });
 }

@@ -3,11 +3,15 @@ import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { OcitoolError } from '../../errors.js';
 import { copyImages } from '../../copy/engine.js';
-import { openArchiveSource } from '../../archive/docker-archive.js';
+import { openArchiveSource, type ArchiveImage } from '../../archive/docker-archive.js';
+import { parseReference } from '../../oci/reference.js';
 import { assignLoadNames } from '../../archive/load-names.js';
 import { parseRefFlags } from '../../archive/refs.js';
 import type { CliContext } from '../context.js';
-import { createRenderer, progressMode } from '../progress.js';
+import { addProgressOption, createRenderer, progressMode } from '../progress.js';
+import { readFirst, resultImages } from '../outcome.js';
+import { checkStdinReadable, STDIO } from '../stdio.js';
+import { splitLayoutRef } from '../layout-refs.js';
 import { checkStoreNames } from '../store-names.js';
 import { openLayoutFolderImages, type ImagesSource } from '../../archive/layout-folder-images.js';
 
@@ -18,25 +22,43 @@ interface Options {
   input?: string;
   json?: boolean;
   quiet?: boolean;
+  progress?: string;
 }
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
+/** The images with the refs named by --ref REF, in archive order; a ref not there is an error listing the refs. */
+function selectImages(images: ArchiveImage[], selectors: string[], label: string): ArchiveImage[] {
+  const refsOf = (image: ArchiveImage) => (image.refName !== undefined ? [image.refName] : image.imageNames.map((n) => parseReference(n).tag ?? 'latest'));
+  const all = [...new Set(images.flatMap(refsOf))];
+  for (const ref of selectors) {
+    if (!all.includes(ref)) throw new OcitoolError('NOT_FOUND', `${label}: no image with ref ${JSON.stringify(ref)}; it has: ${all.map((r) => JSON.stringify(r)).join(', ') || 'no refs'}`);
+  }
+  return images.filter((image) => refsOf(image).some((r) => selectors.includes(r)));
+}
+
 export function register(program: Command, ctx: CliContext): void {
-  program
+  const cmd = program
     .command('load')
     .description('load images from an OCI layout tar or folder, or a docker-save archive, into the store')
     .option('--oci', 'the input is an OCI image layout (accepted for docker compatibility; the format is detected)')
     .option('--name <name>', 'make every ref in the layout a tag of NAME (ref 16.04 becomes NAME:16.04)')
-    .option('--ref <image=ref>', 'load the layout ref REF as IMAGE (repeatable; only the refs named are loaded)', collect, [] as string[])
-    .option('-i, --input <file>', 'tar (plain, gzip, xz or zstd) or layout folder; default stdin')
-    .option('--json', 'print progress events and the result as JSON lines')
+    .option('--ref <[image=]ref>', 'load the layout ref REF as IMAGE, or (REF alone) select the image with ref REF (repeatable; only the refs named are loaded)', collect, [] as string[])
+    .option('-i, --input <file>', 'tar (plain, gzip, xz or zstd) or layout folder; - or none: stdin')
+    .option('--json', 'print JSON lines only: progress events, then a result event (docs/events.md)')
     .option('-q, --quiet', 'print only the loaded names and digests')
-    .addHelpText('after', '\nExamples:\n  $ ocitool load --oci --name ubuntu < ubuntu-oci.tar\n  $ ocitool load --oci --ref redis=redis-latest --ref alpine=alpine-latest -i refs-oci.tar\n  $ ocitool load -i docker-save.tar.gz\n')
-    .action(async (opts: Options) => {
-      const refs = parseRefFlags(opts.ref);
-      if (!opts.input && (process.stdin as { isTTY?: boolean }).isTTY) {
-        throw new OcitoolError('USAGE', 'no input: pass -i FILE or pipe a tar on stdin');
+    .addHelpText('after', '\nExamples:\n  $ ocitool load --oci --name ubuntu < ubuntu-oci.tar\n  $ ocitool load --oci --ref redis=redis-latest --ref alpine=alpine-latest -i refs-oci.tar\n  $ ocitool load -i docker-save.tar.gz\n');
+  addProgressOption(cmd).action(async (opts: Options) => {
+      // --ref IMAGE=REF maps a ref to a name; --ref REF (no '=') only selects, as skopeo's DIR:REF.
+      const selectors = opts.ref.filter((r) => !r.includes('='));
+      const refs = parseRefFlags(opts.ref.filter((r) => r.includes('=')));
+      if (opts.input === STDIO) delete opts.input;
+      if (!opts.input) checkStdinReadable('an archive (no -i FILE given)');
+      else {
+        // -i PATH:REF selects by ref, as --ref REF does (a path that exists is taken whole).
+        const split = await splitLayoutRef(opts.input);
+        opts.input = split.path;
+        if (split.ref !== undefined) selectors.push(split.ref);
       }
       // A path that cannot be looked at is not a folder: the archive reader reports it by name.
       const isFolder = opts.input !== undefined && (await stat(opts.input).catch(() => undefined))?.isDirectory();
@@ -51,18 +73,27 @@ export function register(program: Command, ctx: CliContext): void {
           ? await openLayoutFolderImages(opts.input!)
           : await openArchiveSource(opts.input ? { file: opts.input } : { stream: process.stdin, label: 'stdin' }, sink.scratchDir);
         const label = opts.input ?? 'stdin';
-        const names = assignLoadNames(source.images, { name: opts.name, refs }, label);
+        const selected = selectors.length ? selectImages(source.images, selectors, label) : source.images;
+        const names = assignLoadNames(selected, { name: opts.name, refs }, label);
         checkStoreNames(store, names.flat());
-        const roots = source.images.map((image, i) => ({ descriptor: image.descriptor, names: names[i]! }))
-          .filter((root) => root.names.length > 0 || (refs.size === 0 && opts.name === undefined));
-        const renderer = createRenderer(progressMode(opts, ctx.stderr), ctx.stderr, ctx.stdout);
+        // An untagged image (a refless `docker save IMAGE-ID`) is kept under its digest, as docker
+        // keeps it by image ID: a store name that gc respects, shown by `images`, removed by `rm DIGEST`.
+        const roots = selected.map((image, i) => ({ descriptor: image.descriptor, names: names[i]! }))
+          .filter((root) => root.names.length > 0 || (refs.size === 0 && opts.name === undefined))
+          .map((root) => (root.names.length > 0 ? root : { ...root, names: [root.descriptor.digest] }));
+        const mode = progressMode(opts, ctx.stderr);
+        const renderer = createRenderer(mode, ctx.stderr, ctx.stdout);
         const results = await copyImages(source, sink, roots, { reporter: renderer.reporter });
         renderer.finish();
-        for (const result of results) {
-          if (opts.json) ctx.print(JSON.stringify({ type: 'result', digest: result.descriptor.digest, names: result.names }));
-          else if (result.names.length === 0) ctx.print(`(untagged) ${result.descriptor.digest}`);
-          else for (const name of result.names) ctx.print(`${name} ${result.descriptor.digest}`);
+        const untagged = (names: string[], digest: string) => (names.length === 1 && names[0] === digest ? [] : names);
+        const images = (await resultImages(results, readFirst((d) => sink.readSmallBlob(d)))).map((i) => ({ ...i, names: untagged(i.names, i.digest) }));
+        if (mode !== 'json') {
+          for (const result of results) {
+            if (untagged(result.names, result.descriptor.digest).length === 0) ctx.print(`(untagged) ${result.descriptor.digest}`);
+            else for (const name of result.names) ctx.print(`${name} ${result.descriptor.digest}`);
+          }
         }
+        renderer.result({ action: 'loaded', images });
       } catch (err) {
         await sink.abort(); // a no-op when the engine already aborted or committed
         throw err;
