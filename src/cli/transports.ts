@@ -43,7 +43,10 @@ export interface OpenedSink {
 
 export interface TransportContext {
   openStore(): Promise<Store>;
+  /** Options for a registry source. */
   registry: RegistrySourceOptions;
+  /** Options for a registry destination (its own credentials); `registry` when absent. */
+  sinkRegistry?: RegistrySourceOptions;
 }
 
 const nothing = async (): Promise<void> => {};
@@ -114,8 +117,9 @@ export async function openSinkByName(name: TransportName, ctx: TransportContext,
     case 'docker': {
       const ref = parseReference(name.reference);
       const sameRegistry = from.registry && from.registry.registry === ref.registry ? from.registry.repository : undefined;
+      const { mirrors: _m, ...options } = ctx.sinkRegistry ?? ctx.registry;
       const sink = new RegistrySink(ref.registry, ref.repository, {
-        ...ctx.registry,
+        ...options,
         reopen: (desc) => from.source.openBlob(desc),
         ...(sameRegistry ? { mountFrom: sameRegistry } : {}),
       });

@@ -10,7 +10,7 @@ import { copyImages, DEFAULT_CONCURRENCY } from '../../copy/engine.js';
 import { parseTransportName, type TransportName } from '../../copy/transport-names.js';
 import { hostPlatform, parsePlatform, type Platform } from '../../oci/platform.js';
 import type { CliContext } from '../context.js';
-import { createRenderer, progressMode } from '../progress.js';
+import { addProgressOption, createRenderer, progressMode } from '../progress.js';
 import { openSinkByName, openSourceByName } from '../transports.js';
 import { addRegistryFlags, registryOptions, type RegistryFlags } from './registry-options.js';
 
@@ -20,6 +20,9 @@ export interface CopyFlags extends RegistryFlags {
   concurrency?: number;
   json?: boolean;
   quiet?: boolean;
+  progress?: string;
+  srcCreds?: string;
+  destCreds?: string;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -46,13 +49,20 @@ export function addCopyFlags(cmd: Command): Command {
     .option('--concurrency <n>', `blobs copied at once (default ${DEFAULT_CONCURRENCY})`, parseConcurrency)
     .option('--json', 'print one JSON progress event per line')
     .option('-q, --quiet', 'print only the digest');
-  return addRegistryFlags(cmd);
+  return addRegistryFlags(addProgressOption(cmd));
 }
 
-/** Copies one image from `from` to `to`; prints the digest the destination holds. */
-export async function runCopy(ctx: CliContext, from: TransportName, to: TransportName, flags: CopyFlags): Promise<void> {
+/**
+ * Copies one image from `from` to `to`; ends with the result (docs/events.md) and, unless --json,
+ * the digest the destination holds on stdout. `action` is the verb of the result line.
+ */
+export async function runCopy(ctx: CliContext, from: TransportName, to: TransportName, flags: CopyFlags, action = 'copied'): Promise<void> {
   const platforms = platformsFrom(flags);
-  const transportCtx = { openStore: () => ctx.openStore(), registry: registryOptions(flags) };
+  const transportCtx = {
+    openStore: () => ctx.openStore(),
+    registry: registryOptions({ ...flags, creds: flags.srcCreds ?? flags.creds }),
+    sinkRegistry: registryOptions({ ...flags, creds: flags.destCreds ?? flags.creds }),
+  };
   const renderer = createRenderer(progressMode(flags, ctx.stderr), ctx.stderr, ctx.stdout);
   try {
     const opened = await openSourceByName(from, transportCtx);
@@ -64,8 +74,12 @@ export async function runCopy(ctx: CliContext, from: TransportName, to: Transpor
           concurrency: flags.concurrency,
           reporter: renderer.reporter,
         });
-        renderer.finish();
-        ctx.print(result!.descriptor.digest);
+        renderer.result({
+          action,
+          images: [{ names: target.names, digest: result!.descriptor.digest, mediaType: result!.descriptor.mediaType }],
+          ...(target.destination !== undefined ? { destination: target.destination } : {}),
+        });
+        if (!flags.json && flags.progress !== 'json') ctx.print(result!.descriptor.digest);
       } finally {
         await target.close();
       }
@@ -86,6 +100,8 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<destination>', 'the same transport names')
     .description('copy an image between registries, layouts, archives and the store, verifying every byte');
   addCopyFlags(cmd)
+    .option('--src-creds <user:password>', 'credentials for the source registry (instead of --creds)')
+    .option('--dest-creds <user:password>', 'credentials for the destination registry (instead of --creds)')
     .addHelpText('after', '\nExamples:\n  $ ocitool copy docker://localhost:5000/a/b:1 docker://localhost:5000/c/d:1\n  $ ocitool copy oci:./app-oci:1.0 docker://registry.example/team/app:1.0\n  $ ocitool copy --all-platforms docker://debian:bookworm oci:./debian:bookworm\n')
     .action(async (source: string, destination: string, flags: CopyFlags) => {
       await runCopy(ctx, parseTransportName(source), parseTransportName(destination), flags);

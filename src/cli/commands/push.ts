@@ -15,6 +15,6 @@ export function register(program: Command, ctx: CliContext): void {
   addCopyFlags(cmd)
     .addHelpText('after', '\nExamples:\n  $ ocitool push app:1.0 registry.example/team/app:1.0\n  $ ocitool push --all-platforms debian:bookworm localhost:5000/mirror/debian:bookworm\n')
     .action(async (image: string, ref: string, flags: CopyFlags) => {
-      await runCopy(ctx, { transport: 'store', name: image }, { transport: 'docker', reference: ref }, flags);
+      await runCopy(ctx, { transport: 'store', name: image }, { transport: 'docker', reference: ref }, flags, 'pushed');
     });
 }
