@@ -159,6 +159,21 @@ describe('push and copy against the real registry', () => {
     await assertSameBlobs(`${registry.host}/resumed:v1`, image.plain, work);
   });
 
+  test('a 503 on a chunk: the upload asks where it stands and goes on', async () => {
+    const layout = await openLayout(image.gzip);
+    proxy.addFault({ kind: 'unavailable', method: 'PATCH', match: (p) => p.includes('/blobs/uploads/') });
+    const sink = new RegistrySink(proxy.host, 'after-503', { chunkSize: 64 * 1024, reopen: (d) => layout.openBlob(d) });
+    const index = JSON.parse(await readFile(path.join(image.gzip, 'index.json'), 'utf8'));
+    const { annotations: _a, ...root } = index.manifests[0];
+    try {
+      await copyImages(layout, sink, [{ descriptor: root, names: ['v1'] }]);
+    } finally {
+      await layout.close();
+    }
+    assert.equal(sink.counters.resumes, 1);
+    assert.equal(await skopeoRawDigest(`${registry.host}/after-503:v1`), root.digest);
+  });
+
   test('a source missing a blob: one line naming it, exit 1, nothing tagged', async () => {
     const broken = path.join(work, 'broken');
     await mustRun('cp', ['-r', image.gzip, broken]);
@@ -245,6 +260,25 @@ describe('push with auth', () => {
       assert.equal(pulled.code, 0, pulled.stderr);
       assert.equal(lastLine(pulled.stdout), digest);
     } finally {
+      await registry.stop();
+    }
+  });
+  test('an upload Location on another host gets no Authorization', async () => {
+    const registry = await startRegistry({ basicAuth: { username: 'carol', password: 'pw' } });
+    const proxy = await FaultProxy.start(registry.port);
+    try {
+      // The registry's upload session points at the proxy's second port: another origin.
+      proxy.addFault({ kind: 'headers', method: 'POST', times: 10, match: (p) => p.includes('/blobs/uploads/'), headers: { location: `http://localhost:${proxy.redirectPort}/v2/elsewhere/blobs/uploads/x` } });
+      const r = await ocitool(['copy', '--quiet', '--creds', 'carol:pw', `oci:${image.gzip}:v1`, `docker://${proxy.host}/elsewhere:v1`]);
+      assert.ok(proxy.log.some((e) => e.port === 'main' && e.method === 'POST' && e.authorization), 'the registry itself got credentials');
+      const there = proxy.log.filter((e) => e.port === 'redirect');
+      assert.ok(there.length > 0, 'the upload went to the other host');
+      assert.ok(there.every((e) => !e.authorization), 'no Authorization crossed hosts');
+      assert.equal(r.code, 1);
+      oneLine(r.stderr);
+      await notTagged(`${registry.host}/elsewhere:v1`, ['--creds', 'carol:pw']);
+    } finally {
+      await proxy.stop();
       await registry.stop();
     }
   });
