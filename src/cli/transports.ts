@@ -38,6 +38,8 @@ export interface OpenedSink {
   names: string[];
   /** Where the image went, for the result line. */
   destination?: string;
+  /** A destination named by digest (docker://name@sha256:…): what was pushed must have it. */
+  expectDigest?: string;
   close(): Promise<void>;
 }
 
@@ -123,7 +125,13 @@ export async function openSinkByName(name: TransportName, ctx: TransportContext,
         reopen: (desc) => from.source.openBlob(desc),
         ...(sameRegistry ? { mountFrom: sameRegistry } : {}),
       });
-      return { sink, names: ref.tag && !ref.digest ? [ref.tag] : ref.digest ? [] : ['latest'], destination: `${ref.registry}/${ref.repository}`, close: nothing };
+      return {
+        sink,
+        names: ref.tag && !ref.digest ? [ref.tag] : ref.digest ? [] : ['latest'],
+        destination: `${ref.registry}/${ref.repository}`,
+        ...(ref.digest ? { expectDigest: ref.digest } : {}),
+        close: nothing,
+      };
     }
     case 'store': {
       const store = await ctx.openStore();

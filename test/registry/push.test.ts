@@ -263,6 +263,28 @@ describe('push with auth', () => {
       await registry.stop();
     }
   });
+  test('token auth: a same-registry copy asks push on the destination and pull on the mount source, and mounts', async () => {
+    const registry = await startRegistry({ token: true });
+    const proxy = await FaultProxy.start(registry.port);
+    try {
+      const src = await ocitool(['copy', '--quiet', `oci:${image.gzip}:v1`, `docker://${proxy.host}/mount-src:v1`]);
+      assert.equal(src.code, 0, src.stderr);
+      proxy.clear();
+      const r = await ocitool(['copy', '--quiet', `docker://${proxy.host}/mount-src:v1`, `docker://${proxy.host}/mount-dst:v1`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(registry.tokens!.requests.some((q) => q.scope === 'repository:mount-dst:pull,push repository:mount-src:pull'), JSON.stringify(registry.tokens!.requests));
+      assert.equal(proxy.log.filter((e) => (e.method === 'PUT' || e.method === 'PATCH') && e.path.includes('/blobs/uploads/')).length, 0, 'mounted, not uploaded');
+      assert.equal(await skopeoRawDigest(`${registry.host}/mount-dst:v1`), lastLine(r.stdout));
+      // By digest: the digest copied must be the one named.
+      const bad = await ocitool(['copy', '--quiet', `docker://${proxy.host}/mount-src:v1`, `docker://${proxy.host}/by-digest@sha256:${'2'.repeat(64)}`]);
+      assert.equal(bad.code, 1);
+      assert.match(oneLine(bad.stderr), /the image copied is sha256:/);
+    } finally {
+      await proxy.stop();
+      await registry.stop();
+    }
+  });
+
   test('an upload Location on another host gets no Authorization', async () => {
     const registry = await startRegistry({ basicAuth: { username: 'carol', password: 'pw' } });
     const proxy = await FaultProxy.start(registry.port);

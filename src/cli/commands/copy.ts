@@ -74,6 +74,9 @@ export async function runCopy(ctx: CliContext, from: TransportName, to: Transpor
           concurrency: flags.concurrency,
           reporter: renderer.reporter,
         });
+        if (target.expectDigest && result!.descriptor.digest !== target.expectDigest) {
+          throw new OcitoolError('DIGEST_MISMATCH', `${target.destination}@${target.expectDigest}: the image copied is ${result!.descriptor.digest} (left untagged); name the destination by tag, or copy the platforms that make that digest`);
+        }
         renderer.result({
           action,
           images: [{ names: target.names, digest: result!.descriptor.digest, mediaType: result!.descriptor.mediaType }],
