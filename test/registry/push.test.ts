@@ -113,7 +113,7 @@ describe('push and copy against the real registry', () => {
     assert.equal(proxy.log.filter((e) => e.method === 'GET' && /\/blobs\/sha256:/.test(e.path) && e.path.includes('docker-src')).length <= 1, true, 'only the config is read');
   });
 
-  test('an index: copy --all-platforms and push --all-platforms keep its digest; --platform pushes one manifest', async () => {
+  test('an OCI index and a Docker list: copy --all-platforms and push --all-platforms keep the digest; --platform pushes one manifest', async () => {
     const src = `${registry.host}/index:v1`;
     const digest = await skopeoRawDigest(src);
     const copied = await ocitool(['copy', '--quiet', '--all-platforms', `docker://${src}`, `docker://${registry.host}/index-copy:v1`]);
@@ -130,6 +130,12 @@ describe('push and copy against the real registry', () => {
     const orig = path.join(work, 'index-orig');
     await mustRun('skopeo', ['copy', '--quiet', '--all', '--src-tls-verify=false', `docker://${src}`, `oci:${orig}:t`]);
     assert.deepEqual(await blobsOf(back), await blobsOf(orig));
+    // A Docker manifest list (skopeo converts the index), copied whole and mounted: same bytes.
+    await mustRun('skopeo', ['copy', '--quiet', '--all', '--format', 'v2s2', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${src}`, `docker://${registry.host}/list:v1`]);
+    assert.equal(JSON.parse(await mustRun('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/list:v1`])).mediaType, 'application/vnd.docker.distribution.manifest.list.v2+json');
+    const list = await ocitool(['copy', '--quiet', '--all-platforms', `docker://${registry.host}/list:v1`, `docker://${registry.host}/list-copy:v1`]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.equal(await skopeoRawDigest(`${registry.host}/list-copy:v1`), await skopeoRawDigest(`${registry.host}/list:v1`));
     const arm = await ocitool(['push', '--quiet', '--platform', 'linux/arm64', src, `${registry.host}/index-arm:v1`], { store });
     assert.equal(arm.code, 0, arm.stderr);
     const rawIndex = JSON.parse(await mustRun('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${src}`]));
