@@ -8,7 +8,7 @@ import { OcitoolError, redact, type ErrorCode } from '../errors.js';
 import { parseChallenges, type Challenge } from './challenge.js';
 import { findCredentials, type Credentials } from './credentials.js';
 import type { Endpoint } from './endpoints.js';
-import { DEFAULT_TIMEOUTS, discard, readSmall, sendRequest, type HttpResult, type Timeouts } from './http.js';
+import { DEFAULT_TIMEOUTS, discard, readSmall, sendRequest, type HttpMethod, type HttpResult, type Timeouts } from './http.js';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, RETRY_STATUSES, retryDelayMs, sleep, type RetryPolicy } from './retry.js';
 import { credentialRefusal, forgetToken, obtainToken, realmUrl, type TokenContext } from './token.js';
 
@@ -24,13 +24,24 @@ export interface ClientOptions {
   timeouts?: Timeouts;
   /** --plain-http: credentials may go to a plain-http token realm on the registry's host. */
   plainHttp?: boolean;
+  /** Ask tokens for push as well as pull on the repository (a push or copy destination). */
+  push?: boolean;
+  /** Other repositories of the same registry to ask `pull` on (cross-repository mount sources). */
+  pullFrom?: string[];
 }
 
 export interface RequestOptions {
-  method?: 'GET' | 'HEAD';
+  method?: HttpMethod;
   headers?: Record<string, string>;
   /** Names the object for errors: "manifest sha256:…", "blob sha256:…". */
   what: string;
+  /**
+   * An upload body. A Buffer is sent again on a retry or a renewed token; a stream is sent once
+   * (no retry: the caller resumes the upload from what the registry reports it has).
+   */
+  body?: Buffer | NodeJS.ReadableStream;
+  /** 'to' for uploads: errors read "blob … to registry …". */
+  direction?: 'from' | 'to';
 }
 
 type AuthState = { kind: 'none' } | { kind: 'basic' } | { kind: 'bearer'; challenge: Challenge };
@@ -53,16 +64,21 @@ export class RegistryClient {
     this.description = `${endpoint.mirror ? 'mirror' : 'registry'} ${host} (repository ${repository})`;
   }
 
-  /** Sends GET/HEAD to /v2/<repository>/<path>, authenticating and retrying; returns any final response. */
-  async request(path: string, options: RequestOptions): Promise<HttpResult> {
+  /**
+   * Sends a request to /v2/<repository>/<path>, or to `url` (an upload's Location), authenticating
+   * and retrying; returns any final response. Authorization goes only to the registry's origin.
+   */
+  async request(path: string | URL, options: RequestOptions): Promise<HttpResult> {
     await (this.probed ??= this.probe());
-    const url = new URL(`${this.endpoint.baseUrl}/v2/${this.repository}/${path}`);
-    for (let authRetried = false; ; ) {
+    const url = typeof path === 'string' ? new URL(`${this.endpoint.baseUrl}/v2/${this.repository}/${path}`) : path;
+    const ours = url.origin === this.origin;
+    const replayable = options.body === undefined || Buffer.isBuffer(options.body);
+    for (let authRetried = !replayable; ; ) {
       let result: HttpResult;
       try {
-        result = await this.withRetries(url, options, async () => ({ ...options.headers, ...(await this.authHeaders()) }));
+        result = await this.withRetries(url, options, async () => ({ ...options.headers, ...(ours ? await this.authHeaders() : {}) }));
       } catch (err) {
-        throw this.wrap(err, options.what);
+        throw this.wrap(err, options.what, options.direction);
       }
       if (result.response.status === 401 && result.url.origin !== this.origin) {
         // A redirect target (CDN, object store) with its own realm: answering it would hand the
@@ -82,8 +98,11 @@ export class RegistryClient {
     }
   }
 
-  /** Turns a non-success response into an error naming the object and what the registry said. */
-  async failure(result: HttpResult, what: string): Promise<OcitoolError> {
+  /**
+   * Turns a non-success response into an error naming the object and what the registry said;
+   * `direction` 'to' for uploads ("manifest … to registry …").
+   */
+  async failure(result: HttpResult, what: string, direction: 'from' | 'to' = 'from'): Promise<OcitoolError> {
     const { response } = result;
     let detail = '';
     try {
@@ -96,7 +115,7 @@ export class RegistryClient {
     const status = response.status;
     const code: ErrorCode = status === 401 || status === 403 ? 'AUTH' : status === 404 ? 'NOT_FOUND' : 'REGISTRY';
     const hint = status === 401 || status === 403 ? await this.authHint(status) : '';
-    return new OcitoolError(code, redact(`${what} from ${this.description}: HTTP ${status}${hint}${detail ? ` ${detail}` : ''}`), {
+    return new OcitoolError(code, redact(`${what} ${direction} ${this.description}: HTTP ${status}${hint}${detail ? ` ${detail}` : ''}`), {
       details: { status, registry: this.endpoint.registry, repository: this.repository },
     });
   }
@@ -165,7 +184,8 @@ export class RegistryClient {
   }
 
   private scope(): string {
-    return `repository:${this.repository}:pull`;
+    const own = `repository:${this.repository}:${this.options.push ? 'pull,push' : 'pull'}`;
+    return [own, ...(this.options.pullFrom ?? []).filter((r) => r !== this.repository).map((r) => `repository:${r}:pull`)].join(' ');
   }
 
   private findCredentials(): Promise<Credentials | undefined> {
@@ -184,14 +204,16 @@ export class RegistryClient {
   }
 
   /** Sends with retries on connection errors and retryable statuses, within the policy's bounds. */
-  private async withRetries(url: URL, options: Pick<RequestOptions, 'method' | 'what'>, headers: () => Promise<Record<string, string>>): Promise<HttpResult> {
-    const policy = this.options.retry ?? DEFAULT_RETRY_POLICY;
+  private async withRetries(url: URL, options: Pick<RequestOptions, 'method' | 'what' | 'body'>, headers: () => Promise<Record<string, string>>): Promise<HttpResult> {
+    const base = this.options.retry ?? DEFAULT_RETRY_POLICY;
+    // A streamed body is gone once sent: one attempt, and the upload resumes from the registry's offset.
+    const policy = options.body === undefined || Buffer.isBuffer(options.body) ? base : { ...base, maxAttempts: 1 };
     let waited = 0;
     for (let attempt = 1; ; attempt++) {
       let result: HttpResult | undefined;
       let failure: unknown;
       try {
-        result = await sendRequest(url, { method: options.method, headers: await headers(), timeouts: this.timeouts });
+        result = await sendRequest(url, { method: options.method, headers: await headers(), timeouts: this.timeouts, ...(options.body !== undefined ? { body: options.body } : {}) });
       } catch (err) {
         if (!(err instanceof OcitoolError) || err.code !== 'NETWORK') throw err;
         failure = err;
@@ -208,8 +230,8 @@ export class RegistryClient {
     }
   }
 
-  private wrap(err: unknown, what: string): OcitoolError {
-    if (err instanceof OcitoolError) return new OcitoolError(err.code, redact(`${what} from ${this.description}: ${err.message}`), { cause: err, details: err.details });
-    return new OcitoolError('NETWORK', redact(`${what} from ${this.description}: ${(err as Error).message}`), { cause: err });
+  private wrap(err: unknown, what: string, direction: 'from' | 'to' = 'from'): OcitoolError {
+    if (err instanceof OcitoolError) return new OcitoolError(err.code, redact(`${what} ${direction} ${this.description}: ${err.message}`), { cause: err, details: err.details });
+    return new OcitoolError('NETWORK', redact(`${what} ${direction} ${this.description}: ${(err as Error).message}`), { cause: err });
   }
 }

@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { PassThrough } from 'node:stream';
 import fetch, { type Response } from 'node-fetch';
 import { OcitoolError, redact } from '../errors.js';
 
@@ -73,10 +74,17 @@ function agentsFor(connectMs: number): { http: http.Agent; https: https.Agent } 
   return pair;
 }
 
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
 export interface HttpRequest {
-  method?: 'GET' | 'HEAD';
+  method?: HttpMethod;
   headers: Record<string, string>;
   timeouts?: Timeouts;
+  /**
+   * An upload body. A request with a body is never redirected by hand: a stream can be sent only
+   * once, and an upload URL that redirects elsewhere is answered to the caller as it is.
+   */
+  body?: Buffer | NodeJS.ReadableStream;
 }
 
 /** A response and the URL it finally came from (after redirects). */
@@ -91,9 +99,9 @@ export async function sendRequest(url: URL, request: HttpRequest): Promise<HttpR
   let current = url;
   const headers = { ...request.headers };
   for (let hop = 0; ; hop++) {
-    const response = await fetchOnce(current, request.method ?? 'GET', headers, request.timeouts ?? DEFAULT_TIMEOUTS);
+    const response = await fetchOnce(current, request.method ?? 'GET', headers, request.timeouts ?? DEFAULT_TIMEOUTS, request.body);
     const location = response.headers.get('location');
-    if (![301, 302, 303, 307, 308].includes(response.status) || !location) return { response, url: current };
+    if (![301, 302, 303, 307, 308].includes(response.status) || !location || request.body !== undefined) return { response, url: current };
     discard(response);
     if (hop >= MAX_REDIRECTS) throw new OcitoolError('REGISTRY', `${safeUrl(url)}: more than ${MAX_REDIRECTS} redirects`);
     const next = new URL(location, current);
@@ -107,15 +115,19 @@ export async function sendRequest(url: URL, request: HttpRequest): Promise<HttpR
   }
 }
 
-async function fetchOnce(url: URL, method: string, headers: Record<string, string>, timeouts: Timeouts): Promise<Response> {
+async function fetchOnce(url: URL, method: string, headers: Record<string, string>, timeouts: Timeouts, body?: Buffer | NodeJS.ReadableStream): Promise<Response> {
   const controller = new AbortController();
   // Covers connect too: a connect that hangs for headersMs is cut here if connectMs is longer.
   const timer = setTimeout(() => controller.abort(), timeouts.headersMs);
   const pair = agentsFor(timeouts.connectMs);
+  // An upload body takes as long as it takes: the clock restarts with every chunk sent, so it
+  // measures the wait for the answer after the last byte (and a peer that stops reading).
+  const sent = body !== undefined && !Buffer.isBuffer(body) ? refreshing(body, timer) : body;
   try {
     return await fetch(url.href, {
       method,
       headers,
+      ...(sent !== undefined ? { body: sent } : {}),
       redirect: 'manual',
       compress: false,
       signal: controller.signal as never,
@@ -133,6 +145,19 @@ async function fetchOnce(url: URL, method: string, headers: Record<string, strin
     // The headers are in: from here the body is watched by the reader's idle timeout.
     clearTimeout(timer);
   }
+}
+
+/** `body` passed through, restarting `timer` whenever a chunk goes by; errors travel along. */
+function refreshing(body: NodeJS.ReadableStream, timer: NodeJS.Timeout): NodeJS.ReadableStream {
+  const through = new PassThrough({
+    transform(chunk: Buffer, _enc, done) {
+      timer.refresh();
+      done(null, chunk);
+    },
+  });
+  body.on('error', (err: Error) => through.destroy(err));
+  body.pipe(through);
+  return through;
 }
 
 /** The error an idle body fails with; `seconds` as messages show it. */

@@ -76,7 +76,8 @@ export async function obtainToken(challenge: Challenge, scope: string, credentia
   if (hit && hit.expiresAt > Date.now()) return hit.token;
 
   if (service) url.searchParams.set('service', service);
-  url.searchParams.set('scope', scope);
+  // Several scopes (push to one repository, pull from a mount source) go as one parameter each.
+  for (const one of scope.split(' ')) url.searchParams.append('scope', one);
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (sent) headers.Authorization = `Basic ${Buffer.from(`${sent.username}:${sent.password}`).toString('base64')}`;
   const started = Date.now();

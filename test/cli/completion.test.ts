@@ -56,7 +56,7 @@ test('bash completes commands, nested commands, options, option values and files
     await writeFile(file, await script('bash'));
     await writeFile(path.join(dir, 'layout-a.tar'), '');
     const cases: Array<[string[], string]> = [
-      [['ocitool', 'pu'], 'pull'],
+      [['ocitool', 'pu'], 'pull push'],
       [['ocitool', 'im'], 'import-oci import-rootfs images'],
       [['ocitool', 'pull', '--pl'], '--platform --plain-http'],
       [['ocitool', '--store', '/x', 'pull', '--platform', 'linux/amd64', '--al'], '--all-platforms'],

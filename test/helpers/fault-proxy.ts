@@ -10,7 +10,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FaultKind = 'corrupt' | 'truncate' | 'extra' | 'rate-limit' | 'unavailable' | 'drop' | 'redirect' | 'headers' | 'body' | 'stall' | 'hang';
+export type FaultKind = 'corrupt' | 'truncate' | 'extra' | 'rate-limit' | 'unavailable' | 'drop' | 'redirect' | 'headers' | 'body' | 'stall' | 'hang' | 'drop-upload';
 
 export interface Fault {
   kind: FaultKind;
@@ -18,11 +18,17 @@ export interface Fault {
   match: 'blob' | 'manifest' | ((path: string) => boolean);
   /** How many matching requests to affect (default 1). */
   times?: number;
+  /** The request method to match (default GET). */
+  method?: string;
+  /**
+   * For drop-upload (an upload whose connection breaks): half of the request body goes to the
+   * registry, then both connections are cut, as a network failure mid-PATCH or mid-PUT would.
+   */
   /** For rate-limit: the Retry-After seconds. */
   retryAfterSeconds?: number;
   /** For headers and body: headers to set on the upstream response. */
   headers?: Record<string, string>;
-  /** For headers: the status to answer with instead of upstream's. */
+  /** For headers and body: the status to answer with instead of upstream's. */
   status?: number;
   /** For body: the bytes served instead of the upstream body (sent chunked, no Content-Length). */
   body?: Buffer;
@@ -90,7 +96,7 @@ export class FaultProxy {
 
   private takeFault(method: string, path: string): Fault | undefined {
     const fault = this.faults.find((f) => {
-      if (f.left <= 0 || method !== 'GET') return false;
+      if (f.left <= 0 || method !== (f.method ?? 'GET')) return false;
       if (f.match === 'blob') return BLOB_PATH.test(path);
       if (f.match === 'manifest') return MANIFEST_PATH.test(path);
       return f.match(path);
@@ -124,9 +130,16 @@ export class FaultProxy {
       res.end();
       return;
     }
+    if (fault?.kind === 'drop-upload') {
+      this.dropUpload(req, res);
+      return;
+    }
     const headers = { ...req.headers, host: `127.0.0.1:${this.upstreamPort}` };
     if (port === 'redirect' && this.redirectAuthorization) headers.authorization = this.redirectAuthorization;
     const upstream = http.request({ host: '127.0.0.1', port: this.upstreamPort, method: req.method, path: req.url, headers }, (up) => {
+      // Upload sessions name the registry's own address in Location: keep the client on the proxy.
+      const upstreamOrigin = `http://127.0.0.1:${this.upstreamPort}`;
+      if (up.headers.location?.startsWith(upstreamOrigin)) up.headers.location = `http://127.0.0.1:${port === 'main' ? this.port : this.redirectPort}${up.headers.location.slice(upstreamOrigin.length)}`;
       if (!fault) {
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
@@ -138,6 +151,30 @@ export class FaultProxy {
     });
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
+  }
+
+  /** Sends the first half of the request body upstream, then cuts both connections. */
+  private dropUpload(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const half = Math.floor(Number(req.headers['content-length'] ?? 0) / 2);
+    const headers = { ...req.headers, host: `127.0.0.1:${this.upstreamPort}` };
+    const upstream = http.request({ host: '127.0.0.1', port: this.upstreamPort, method: req.method, path: req.url, headers });
+    upstream.on('error', () => {}); // Cut on purpose: its error is the point of the fault.
+    upstream.flushHeaders();
+    let sent = 0;
+    let cut = false;
+    req.on('data', (chunk: Buffer) => {
+      if (cut) return;
+      const take = Math.min(chunk.length, half - sent);
+      if (take > 0) upstream.write(chunk.subarray(0, take));
+      sent += take;
+      if (sent >= half) {
+        cut = true;
+        setTimeout(() => {
+          upstream.destroy();
+          res.socket?.destroy();
+        }, 50);
+      }
+    });
   }
 
   private answerWithFault(fault: Fault, up: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
@@ -178,7 +215,7 @@ export class FaultProxy {
       case 'body': {
         delete headers['content-length'];
         delete headers['docker-content-digest'];
-        res.writeHead(up.statusCode ?? 200, { ...headers, ...fault.headers });
+        res.writeHead(fault.status ?? up.statusCode ?? 200, { ...headers, ...fault.headers });
         res.end(fault.body);
         return;
       }

@@ -27,6 +27,11 @@ export interface RegistryOptions {
   basicAuth?: { username: string; password: string };
   /** Token auth (bearer) through a token service that grants anonymous pull and push. */
   token?: boolean;
+  /**
+   * With `token`: anonymous users get pull only; push is granted only to this user (basic
+   * credentials on the token request), as a registry with public images works.
+   */
+  tokenPushUser?: { username: string; password: string };
 }
 
 /** A free TCP port on 127.0.0.1 (bound then released). */
@@ -69,7 +74,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     await writeFile(path.join(dir, 'htpasswd'), line);
     auth = `auth:\n  htpasswd:\n    realm: ocitool-test\n    path: ${path.join(dir, 'htpasswd')}\n`;
   } else if (options.token) {
-    tokens = await startTokenService(dir);
+    tokens = await startTokenService(dir, options.tokenPushUser);
     auth = `auth:\n  token:\n    realm: ${tokens.realm}\n    service: ${tokens.service}\n    issuer: ${tokens.issuer}\n    rootcertbundle: ${tokens.certFile}\n`;
   }
   const config = [
@@ -132,7 +137,7 @@ function base64url(data: Buffer | string): string {
  * A token service as docker's token spec describes: RS256 JWTs with the signing certificate in
  * `x5c`, which the registry checks against `rootcertbundle`. Grants every action asked for.
  */
-async function startTokenService(dir: string): Promise<TokenService> {
+async function startTokenService(dir: string, pushUser?: { username: string; password: string }): Promise<TokenService> {
   const keyFile = path.join(dir, 'token-key.pem');
   const certFile = path.join(dir, 'token-cert.pem');
   await mustRun('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=ocitool-test-token']);
@@ -144,14 +149,20 @@ async function startTokenService(dir: string): Promise<TokenService> {
   const requests: TokenService['requests'] = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const scope = url.searchParams.get('scope');
+    const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+    const scope = scopes.length ? scopes.join(' ') : null;
     requests.push({ scope, withCredentials: Boolean(req.headers.authorization) });
-    const access = scope
-      ? scope.split(' ').map((s) => {
-          const [type, name, actions] = s.split(':') as [string, string, string];
-          return { type, name, actions: actions.split(',') };
-        })
-      : [];
+    const expected = pushUser ? `Basic ${Buffer.from(`${pushUser.username}:${pushUser.password}`).toString('base64')}` : undefined;
+    if (expected && req.headers.authorization && req.headers.authorization !== expected) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end('{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}');
+      return;
+    }
+    const mayPush = !pushUser || req.headers.authorization === expected;
+    const access = scopes.map((s) => {
+      const [type, name, actions] = s.split(':') as [string, string, string];
+      return { type, name, actions: actions.split(',').filter((a) => mayPush || a === 'pull') };
+    });
     const now = Math.floor(Date.now() / 1000);
     const header = { typ: 'JWT', alg: 'RS256', x5c: [certDer.toString('base64')] };
     const claims = { iss: issuer, sub: '', aud: service, exp: now + 300, nbf: now - 30, iat: now, jti: randomUUID(), access };

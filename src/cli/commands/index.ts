@@ -16,6 +16,8 @@ const mount: Loader = () => import('./mount.js');
 export const commandModules: Record<string, Loader> = {
   'import-oci': () => import('./import-oci.js'),
   pull: () => import('./pull.js'),
+  push: () => import('./push.js'),
+  copy: () => import('./copy.js'),
   remote: () => import('./remote.js'),
   save: () => import('./save.js'),
   load: () => import('./load.js'),
