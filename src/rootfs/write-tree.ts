@@ -68,6 +68,7 @@ export async function writeTree(tree: MergedTree, dir: string, options: WriteTre
   const jobs: FileJob[] = [];
   const links: Array<{ first: Inode; p: Buffer }> = [];
   const withXattrs: Array<{ p: Buffer; rel: string; inode: Inode }> = [];
+  const specials: Array<{ p: Buffer; inode: Inode }> = [];
   // Started first so their start-up overlaps the folders being made; told to stop if that fails.
   const pool = startWriters(options.threads ?? defaultThreads(tree));
   let handedOver = false;
@@ -121,16 +122,7 @@ export async function writeTree(tree: MergedTree, dir: string, options: WriteTre
             summary.skipped.devices++;
             continue;
           }
-          const args = inode.type === 'fifo' ? [p.toString('latin1'), 'p'] : [p.toString('latin1'), inode.type === 'char' ? 'c' : 'b', String(inode.devMajor ?? 0), String(inode.devMinor ?? 0)];
-          const r = spawnSync('mknod', ['-m', (inode.mode & 0o7777).toString(8), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-          if (r.status !== 0) {
-            if (inode.type === 'fifo') summary.skipped.fifos++;
-            else summary.skipped.devices++;
-            continue;
-          }
-          if (needsOwner(inode)) chownSync(p, inode.uid, inode.gid);
-          if (needsOwner(inode)) chmodSync(p, inode.mode & 0o7777);
-          utimesSync(p, toTime(inode.mtime), toTime(inode.mtime));
+          specials.push({ p, inode }); // made together after the files: one process, not one per node
           break;
         }
       }
@@ -148,7 +140,23 @@ export async function writeTree(tree: MergedTree, dir: string, options: WriteTre
   } finally {
     if (!handedOver) pool.cancel();
   }
+  const missing = new Set<Inode>();
+  const made = makeSpecialFiles(specials);
+  specials.forEach(({ p, inode }, i) => {
+    if (!made[i]) {
+      if (inode.type === 'fifo') summary.skipped.fifos++;
+      else summary.skipped.devices++;
+      missing.add(inode);
+      return;
+    }
+    if (isRoot && (inode.uid !== euid || inode.gid !== egid)) {
+      chownSync(p, inode.uid, inode.gid);
+      chmodSync(p, inode.mode & 0o7777);
+    }
+    utimesSync(p, toTime(inode.mtime), toTime(inode.mtime));
+  });
   for (const { first, p } of links) {
+    if (missing.has(first)) continue; // counted above: the node itself could not be made
     linkSync(written.get(first)!, p);
     summary.hardlinks++;
   }
@@ -178,6 +186,24 @@ function toTime(t: { sec: number; nsec: number }): number {
 /** Unused-name check kept here so callers share the rule: the partial folder beside `dir`. */
 export function partialDirFor(dir: string, pid = process.pid, nonce = ''): string {
   return path.join(path.dirname(dir), `.${path.basename(dir)}.partial-${pid}${nonce ? `-${nonce}` : ''}`);
+}
+
+/** Script for `sh -c`: makes each node given as five arguments (path, mode, type, major, minor); prints 0 or 1 per node. */
+const MKNOD_SCRIPT = 'while [ $# -gt 0 ]; do if [ "$3" = p ]; then mknod -m "$2" "$1" p; else mknod -m "$2" "$1" "$3" "$4" "$5"; fi 2>/dev/null && echo 0 || echo 1; shift 5; done';
+
+/** Device nodes and FIFOs with coreutils `mknod` (node has no mknod(2)), a few hundred per process; whether each was made. */
+function makeSpecialFiles(specials: Array<{ p: Buffer; inode: Inode }>): boolean[] {
+  const made: boolean[] = [];
+  for (let start = 0; start < specials.length; start += 200) {
+    const args: string[] = [];
+    for (const { p, inode } of specials.slice(start, start + 200)) {
+      args.push(p.toString('latin1'), (inode.mode & 0o7777).toString(8), inode.type === 'fifo' ? 'p' : inode.type === 'char' ? 'c' : 'b', String(inode.devMajor ?? 0), String(inode.devMinor ?? 0));
+    }
+    const r = spawnSync('sh', ['-c', MKNOD_SCRIPT, 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+    const lines = (r.stdout ?? '').split('\n');
+    for (let i = 0; i < args.length / 5; i++) made.push(lines[i] === '0');
+  }
+  return made;
 }
 
 function defaultThreads(tree: MergedTree): number {
@@ -229,12 +255,14 @@ interface WorkerReport {
 /** Worker threads that wait for the file jobs; `run` shares them with the main thread. */
 function startWriters(threads: number): { run(work: FilesWork): Promise<FilesStats>; cancel(): void } {
   // The workers run a file, so options that only fit the main entry (--input-type for -e code)
-  // must not be inherited: a worker started with them fails at once.
-  const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+  // or the whole process (V8 heap sizes) must not be inherited: a worker started with them fails
+  // at once. Their young generation is kept small: a worker holds only a buffer per file, and a
+  // grown young generation is what made a checkout's RSS grow.
+  const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type') && !arg.startsWith('--max-'));
   const workers: Worker[] = [];
   const reports: Promise<WorkerReport>[] = [];
   for (let i = 1; i < threads; i++) {
-    const worker = new Worker(new URL('./write-files-worker.js', import.meta.url), { execArgv });
+    const worker = new Worker(new URL('./write-files-worker.js', import.meta.url), { execArgv, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     workers.push(worker);
     reports.push(new Promise((resolve, reject) => {
       worker.once('message', resolve);
