@@ -52,10 +52,11 @@ export interface Buffers {
   data: Buffer;
   block: Buffer;
   hashes: Buffer;
+  descriptor: Buffer;
 }
 
 export function newBuffers(): Buffers {
-  return { data: Buffer.allocUnsafeSlow(WHOLE_FILE_MAX), block: Buffer.allocUnsafeSlow(VERITY_BLOCK_SIZE), hashes: Buffer.allocUnsafeSlow((WHOLE_FILE_MAX / VERITY_BLOCK_SIZE) * 32) };
+  return { data: Buffer.allocUnsafeSlow(WHOLE_FILE_MAX), block: Buffer.allocUnsafeSlow(VERITY_BLOCK_SIZE), hashes: Buffer.allocUnsafeSlow((WHOLE_FILE_MAX / VERITY_BLOCK_SIZE) * 32), descriptor: newDescriptor() };
 }
 
 /** Files up to this size are read whole and verified before one write; larger ones stream. */
@@ -83,7 +84,24 @@ function verityHexOf(data: Buffer, b: Buffers): string {
     scratch.fill(0, tail.length);
     hashes.write(hashLatin1(scratch), whole * 32, 32, 'latin1');
   }
-  return descriptorDigest('sha256', data.length, rootFromBlockHashes('sha256', hashes.subarray(0, blocks * 32))).toString('hex');
+  return descriptorHex(b.descriptor, data.length, rootFromBlockHashes('sha256', hashes.subarray(0, blocks * 32))!);
+}
+
+/** The fs-verity descriptor's digest (see descriptorDigest in src/verity), in a reused buffer, as hex. */
+function descriptorHex(descriptor: Buffer, size: number, root: Buffer): string {
+  descriptor.writeUInt32LE(size % 0x100000000, 8);
+  descriptor.writeUInt32LE(Math.floor(size / 0x100000000), 12);
+  root.copy(descriptor, 16, 0, 32);
+  return oneShotHash('sha256', descriptor, 'hex');
+}
+
+/** A descriptor with version 1, sha256, 4 KiB blocks, no salt; size and root filled per file. */
+function newDescriptor(): Buffer {
+  const d = Buffer.alloc(256);
+  d[0] = 1;
+  d[1] = 1;
+  d[2] = Math.log2(VERITY_BLOCK_SIZE);
+  return d;
 }
 
 function corrupt(job: FileJob, size: number, hex: string): OcitoolError {

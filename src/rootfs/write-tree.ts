@@ -13,7 +13,7 @@
  * extended attributes with attr's `setfattr` when it is installed; what cannot be made is
  * counted and named in the summary, never dropped silently.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { constants, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, symlinkSync, unlinkSync, writeSync, chmodSync, chownSync, utimesSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -72,6 +72,7 @@ export async function writeTree(tree: MergedTree, dir: string, options: WriteTre
   // Started first so their start-up overlaps the folders being made; told to stop if that fails.
   const pool = startWriters(options.threads ?? defaultThreads(tree));
   let handedOver = false;
+  let specialsMade: Promise<boolean[]> | undefined;
   try {
     const needsOwner = (inode: Inode) => isRoot && (inode.uid !== euid || inode.gid !== egid);
     for (const { path: rel, node } of walkTree(tree)) {
@@ -133,15 +134,18 @@ export async function writeTree(tree: MergedTree, dir: string, options: WriteTre
     const method = await chooseMethod(options, jobs, dir, summary);
     const work: FilesWork = { root: dir, jobs: method.rest, method: method.method, chown: isRoot, euid, egid, umask, counter: new SharedArrayBuffer(4) };
     handedOver = true;
+    specialsMade = makeSpecialFiles(specials);
     const stats = await pool.run(work);
     summary.bytes += stats.bytes;
     summary.linkedToStore += stats.linkedToStore;
     summary.reflinked += stats.reflinked;
   } finally {
     if (!handedOver) pool.cancel();
+    // Waited for even after a failure, so no mknod runs while the partial folder is removed.
+    if (specialsMade) await specialsMade.catch(() => []); // the failure already thrown is the one to report
   }
   const missing = new Set<Inode>();
-  const made = makeSpecialFiles(specials);
+  const made = await specialsMade!;
   specials.forEach(({ p, inode }, i) => {
     if (!made[i]) {
       if (inode.type === 'fifo') summary.skipped.fifos++;
@@ -191,16 +195,25 @@ export function partialDirFor(dir: string, pid = process.pid, nonce = ''): strin
 /** Script for `sh -c`: makes each node given as five arguments (path, mode, type, major, minor); prints 0 or 1 per node. */
 const MKNOD_SCRIPT = 'while [ $# -gt 0 ]; do if [ "$3" = p ]; then mknod -m "$2" "$1" p; else mknod -m "$2" "$1" "$3" "$4" "$5"; fi 2>/dev/null && echo 0 || echo 1; shift 5; done';
 
-/** Device nodes and FIFOs with coreutils `mknod` (node has no mknod(2)), a few hundred per process; whether each was made. */
-function makeSpecialFiles(specials: Array<{ p: Buffer; inode: Inode }>): boolean[] {
+/**
+ * Device nodes and FIFOs with coreutils `mknod` (node has no mknod(2)), a few hundred per
+ * process, while the threads write files; resolves to whether each was made.
+ */
+async function makeSpecialFiles(specials: Array<{ p: Buffer; inode: Inode }>): Promise<boolean[]> {
   const made: boolean[] = [];
   for (let start = 0; start < specials.length; start += 200) {
     const args: string[] = [];
     for (const { p, inode } of specials.slice(start, start + 200)) {
       args.push(p.toString('latin1'), (inode.mode & 0o7777).toString(8), inode.type === 'fifo' ? 'p' : inode.type === 'char' ? 'c' : 'b', String(inode.devMajor ?? 0), String(inode.devMinor ?? 0));
     }
-    const r = spawnSync('sh', ['-c', MKNOD_SCRIPT, 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-    const lines = (r.stdout ?? '').split('\n');
+    const stdout = await new Promise<string>((resolve, reject) => {
+      const child = spawn('sh', ['-c', MKNOD_SCRIPT, 'sh', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.once('error', reject);
+      child.once('close', () => resolve(out));
+    });
+    const lines = stdout.split('\n');
     for (let i = 0; i < args.length / 5; i++) made.push(lines[i] === '0');
   }
   return made;
