@@ -204,12 +204,22 @@ function canLink(job: FileJob): boolean {
   return (st.mode & 0o7777) === (job.mode & 0o7777) && st.uid === job.uid && st.gid === job.gid;
 }
 
+/** Links the verified object; false when it has as many links as its filesystem allows (then the file is copied). */
+function linkVerified(job: FileJob, dst: Buffer, b: Buffers): boolean {
+  verifyObject(job, b);
+  try {
+    linkSync(job.src, dst);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EMLINK') return false;
+    throw err;
+  }
+}
+
 /** Writes one file by `work.method`, counting it in `stats`. */
 export function writeObjectFile(job: FileJob, work: FilesWork, b: Buffers, stats: FilesStats): void {
   const dst = Buffer.concat([Buffer.from(work.root), Buffer.from('/'), Buffer.from(job.rel, 'latin1')]);
-  if (work.method === 'hardlink' && canLink(job)) {
-    verifyObject(job, b);
-    linkSync(job.src, dst);
+  if (work.method === 'hardlink' && canLink(job) && linkVerified(job, dst, b)) {
     stats.linkedToStore++;
   } else if (work.method === 'reflink') {
     // A clone shares blocks with the object: hash the object first so nothing unverified lands.

@@ -123,7 +123,7 @@ export async function writeTree(tree: MergedTree, dir: string, options: WriteTre
             summary.skipped.devices++;
             continue;
           }
-          specials.push({ p, inode }); // made together after the files: one process, not one per node
+          specials.push({ p, inode }); // made by one process while the files are written, not one per node
           break;
         }
       }
