@@ -69,6 +69,7 @@ export async function writeTree(tree: MergedTree, dir: string, options: WriteTre
   const links: Array<{ first: Inode; p: Buffer }> = [];
   const withXattrs: Array<{ p: Buffer; rel: string; inode: Inode }> = [];
   const specials: Array<{ p: Buffer; inode: Inode }> = [];
+  const later: Array<{ p: Buffer; rel: string; inode: Inode }> = [];
   // Started first so their start-up overlaps the folders being made; told to stop if that fails.
   const pool = startWriters(options.threads ?? defaultThreads(tree));
   let handedOver = false;
@@ -95,25 +96,11 @@ export async function writeTree(tree: MergedTree, dir: string, options: WriteTre
             jobs.push({ rel, src: options.objectPath(content.id), id: content.id, size: inode.size, mode: inode.mode & 0o7777, uid: inode.uid, gid: inode.gid, sec: inode.mtime.sec, nsec: inode.mtime.nsec });
             break;
           }
-          const data = content?.kind === 'inline' ? content.data : Buffer.alloc(0);
-          if (data.length !== inode.size) throw new OcitoolError('STORE_CORRUPT', `file /${rel}: inline content has ${data.length} bytes, the tar says ${inode.size}`);
-          const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, inode.mode & 0o777);
-          try {
-            let off = 0;
-            while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-            if (needsOwner(inode)) fchownSync(fd, inode.uid, inode.gid);
-            if (needsOwner(inode) || inode.mode & 0o7000 || inode.mode & umask) fchmodSync(fd, inode.mode & 0o7777);
-            futimesSync(fd, toTime(inode.mtime), toTime(inode.mtime));
-          } finally {
-            closeSync(fd);
-          }
-          summary.bytes += inode.size;
+          later.push({ p, rel, inode }); // after the file jobs are handed to the workers
           break;
         }
         case 'symlink':
-          symlinkSync(Buffer.from(inode.linkname ?? '', 'latin1'), p);
-          if (needsOwner(inode)) lchownSync(p, inode.uid, inode.gid);
-          lutimesSync(p, toTime(inode.mtime), toTime(inode.mtime));
+          later.push({ p, rel, inode });
           summary.symlinks++;
           break;
         case 'char':
@@ -134,8 +121,15 @@ export async function writeTree(tree: MergedTree, dir: string, options: WriteTre
     const method = await chooseMethod(options, jobs, dir, summary);
     const work: FilesWork = { root: dir, jobs: method.rest, method: method.method, chown: isRoot, euid, egid, umask, counter: new SharedArrayBuffer(4) };
     handedOver = true;
+    const running = pool.run(work, () => {
+      // While the workers start on the files: small files and symlinks, then this thread joins them.
+      for (const { p, rel, inode } of later) {
+        if (inode.type === 'symlink') writeSymlink(p, inode, needsOwner(inode));
+        else summary.bytes += writeInlineFile(p, rel, inode, needsOwner(inode), umask);
+      }
+    });
     specialsMade = makeSpecialFiles(specials);
-    const stats = await pool.run(work);
+    const stats = await running;
     summary.bytes += stats.bytes;
     summary.linkedToStore += stats.linkedToStore;
     summary.reflinked += stats.reflinked;
@@ -181,6 +175,30 @@ export async function writeTree(tree: MergedTree, dir: string, options: WriteTre
     utimesSync(p, toTime(inode.mtime), toTime(inode.mtime));
   }
   return summary;
+}
+
+function writeSymlink(p: Buffer, inode: Inode, chown: boolean): void {
+  symlinkSync(Buffer.from(inode.linkname ?? '', 'latin1'), p);
+  if (chown) lchownSync(p, inode.uid, inode.gid);
+  lutimesSync(p, toTime(inode.mtime), toTime(inode.mtime));
+}
+
+/** A file of 64 bytes or less, its bytes inline in the split stream; returns its size. */
+function writeInlineFile(p: Buffer, rel: string, inode: Inode, chown: boolean, umask: number): number {
+  const content = inode.content;
+  const data = content?.kind === 'inline' ? content.data : Buffer.alloc(0);
+  if (data.length !== inode.size) throw new OcitoolError('STORE_CORRUPT', `file /${rel}: inline content has ${data.length} bytes, the tar says ${inode.size}`);
+  const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, inode.mode & 0o777);
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    if (chown) fchownSync(fd, inode.uid, inode.gid);
+    if (chown || inode.mode & 0o7000 || inode.mode & umask) fchmodSync(fd, inode.mode & 0o7777);
+    futimesSync(fd, toTime(inode.mtime), toTime(inode.mtime));
+  } finally {
+    closeSync(fd);
+  }
+  return inode.size;
 }
 
 function toTime(t: { sec: number; nsec: number }): number {
@@ -266,7 +284,7 @@ interface WorkerReport {
 }
 
 /** Worker threads that wait for the file jobs; `run` shares them with the main thread. */
-function startWriters(threads: number): { run(work: FilesWork): Promise<FilesStats>; cancel(): void } {
+function startWriters(threads: number): { run(work: FilesWork, meanwhile: () => void): Promise<FilesStats>; cancel(): void } {
   // The workers run a file, so options that only fit the main entry (--input-type for -e code)
   // or the whole process (V8 heap sizes) must not be inherited: a worker started with them fails
   // at once. Their young generation is kept small: a worker holds only a buffer per file, and a
@@ -289,7 +307,7 @@ function startWriters(threads: number): { run(work: FilesWork): Promise<FilesSta
       // The checkout has already failed with its own error; a worker told to stop has nothing to add.
       for (const r of reports) r.catch(() => {});
     },
-    async run(work) {
+    async run(work, meanwhile) {
       for (const w of workers) w.postMessage(work);
       let failure: unknown;
       const total: FilesStats = { bytes: 0, linkedToStore: 0, reflinked: 0 };
@@ -299,6 +317,7 @@ function startWriters(threads: number): { run(work: FilesWork): Promise<FilesSta
         total.reflinked += s.reflinked;
       };
       try {
+        meanwhile();
         add(writeClaimedFiles(work));
       } catch (err) {
         failure = err;
