@@ -53,10 +53,12 @@ export interface Buffers {
   block: Buffer;
   hashes: Buffer;
   descriptor: Buffer;
+  /** The checkout's root and a slash, the prefix of every destination path. */
+  root: Buffer;
 }
 
-export function newBuffers(): Buffers {
-  return { data: Buffer.allocUnsafeSlow(WHOLE_FILE_MAX), block: Buffer.allocUnsafeSlow(VERITY_BLOCK_SIZE), hashes: Buffer.allocUnsafeSlow((WHOLE_FILE_MAX / VERITY_BLOCK_SIZE) * 32), descriptor: newDescriptor() };
+export function newBuffers(root: string): Buffers {
+  return { data: Buffer.allocUnsafeSlow(WHOLE_FILE_MAX), block: Buffer.allocUnsafeSlow(VERITY_BLOCK_SIZE), hashes: Buffer.allocUnsafeSlow((WHOLE_FILE_MAX / VERITY_BLOCK_SIZE) * 32), descriptor: newDescriptor(), root: Buffer.from(`${root}/`) };
 }
 
 /** Files up to this size are read whole and verified before one write; larger ones stream. */
@@ -218,7 +220,7 @@ function linkVerified(job: FileJob, dst: Buffer, b: Buffers): boolean {
 
 /** Writes one file by `work.method`, counting it in `stats`. */
 export function writeObjectFile(job: FileJob, work: FilesWork, b: Buffers, stats: FilesStats): void {
-  const dst = Buffer.concat([Buffer.from(work.root), Buffer.from('/'), Buffer.from(job.rel, 'latin1')]);
+  const dst = Buffer.concat([b.root, Buffer.from(job.rel, 'latin1')]);
   if (work.method === 'hardlink' && canLink(job) && linkVerified(job, dst, b)) {
     stats.linkedToStore++;
   } else if (work.method === 'reflink') {
@@ -243,7 +245,7 @@ export function writeObjectFile(job: FileJob, work: FilesWork, b: Buffers, stats
 export function writeClaimedFiles(work: FilesWork): FilesStats {
   const next = new Int32Array(work.counter);
   const stats: FilesStats = { bytes: 0, linkedToStore: 0, reflinked: 0 };
-  const b = newBuffers();
+  const b = newBuffers(work.root);
   try {
     for (let i = Atomics.add(next, 0, 1); i < work.jobs.length; i = Atomics.add(next, 0, 1)) writeObjectFile(work.jobs[i]!, work, b, stats);
   } catch (err) {

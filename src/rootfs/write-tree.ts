@@ -262,7 +262,7 @@ async function chooseMethod(options: WriteTreeOptions, jobs: FileJob[], dir: str
   const first = jobs[0]!;
   const work = { ...probe, chown: process.getuid?.() === 0, euid: process.geteuid?.() ?? 0, egid: process.getegid?.() ?? 0, umask: currentUmask() };
   try {
-    writeObjectFile(first, work, newBuffers(), stats);
+    writeObjectFile(first, work, newBuffers(dir), stats);
   } catch (err) {
     const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
     if (!(err instanceof OcitoolError && err.code === 'IO' && code && ['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY'].includes(code))) throw err;
