@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the realistic benchmark first (realistic.ts: the table of issue 8), then every
  * other benchmark module in this folder (each exports a `run*Bench` function), one after another
- * so their numbers do not disturb each other. BENCH_ONLY=realistic (or pull, import, archive)
+ * so their numbers do not disturb each other. BENCH_ONLY=realistic (or pull, import, archive, rootfs)
  * runs one module.
  */
 import { readdir } from 'node:fs/promises';

@@ -77,7 +77,7 @@ export async function checkout(store: Store, image: string, dir: string, options
     try {
       await mkdir(path.dirname(dir), { recursive: true });
       await mkdir(partial, { mode: 0o700 });
-      const summary = writeTree(tree, partial, { mode: options.mode ?? 'auto', objectPath: (id) => store.paths.object(id as never), ...(options.onNote ? { onNote: options.onNote } : {}) });
+      const summary = await writeTree(tree, partial, { mode: options.mode ?? 'auto', objectPath: (id) => store.paths.object(id as never), ...(options.onNote ? { onNote: options.onNote } : {}) });
       // rename(2) replaces an empty folder atomically: DIR is either untouched or complete.
       await rename(partial, dir);
       return { ...summary, name, manifest: manifest.descriptor.digest, dir };

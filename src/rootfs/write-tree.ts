@@ -5,16 +5,23 @@
  * through a symlink: nothing on disk is followed. File contents come from store objects, each
  * checked against its fs-verity digest before a byte of it reaches the checkout.
  *
+ * Order: folders, symlinks, small (inline) files and special files in one pass of the main
+ * thread; then the object files, by the main thread and worker threads at once (write-files.ts);
+ * then hardlinks, extended attributes, and folder metadata deepest first.
+ *
  * Node has no mknod(2) or setxattr(2): device nodes and FIFOs are made with coreutils `mknod`,
  * extended attributes with attr's `setfattr` when it is installed; what cannot be made is
  * counted and named in the summary, never dropped silently.
  */
-import { spawnSync } from 'node:child_process';
-import { constants, closeSync, copyFileSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, readSync, statSync, symlinkSync, unlinkSync, writeSync, chmodSync, chownSync, utimesSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { constants, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, symlinkSync, unlinkSync, writeSync, chmodSync, chownSync, utimesSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { OcitoolError } from '../errors.js';
-import { FsVerityHasher, type ObjectId } from '../verity/fsverity.js';
+import { Worker } from 'node:worker_threads';
+import { OcitoolError, type ErrorCode } from '../errors.js';
+import { isEnoent } from '../util/fs.js';
 import { walkTree, type Inode, type MergedTree } from './merge.js';
+import { newBuffers, stopClaims, writeClaimedFiles, writeObjectFile, type FileJob, type FileMethod, type FilesStats, type FilesWork } from './write-files.js';
 
 export type CheckoutMode = 'auto' | 'reflink' | 'copy' | 'hardlink';
 
@@ -24,8 +31,8 @@ export interface WriteTreeOptions {
   objectPath(id: string): string;
   /** Called once per message worth telling the user (owners not kept, …). */
   onNote?(text: string): void;
-  /** Called after each regular file, with its size. */
-  onFile?(size: number): void;
+  /** Threads writing object files, the main one included; default: the cores, at most 4 (1 for small trees). */
+  threads?: number;
 }
 
 export interface WriteTreeSummary {
@@ -41,201 +48,161 @@ export interface WriteTreeSummary {
   skipped: { devices: number; fifos: number; xattrs: string[]; owners: boolean };
 }
 
-const COPY_CHUNK = 1024 * 1024;
+/** Below this many object files a worker's start-up (~30 ms) costs more than it saves. */
+const PARALLEL_MIN_FILES = 256;
 
 /** Byte-string name (latin1, one char per byte) to a path Buffer. */
 function fsPath(root: string, rel: string): Buffer {
   return rel === '' ? Buffer.from(root) : Buffer.concat([Buffer.from(root), Buffer.from('/'), Buffer.from(rel, 'latin1')]);
 }
 
-export function writeTree(tree: MergedTree, dir: string, options: WriteTreeOptions): WriteTreeSummary {
+export async function writeTree(tree: MergedTree, dir: string, options: WriteTreeOptions): Promise<WriteTreeSummary> {
   const summary: WriteTreeSummary = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, bytes: 0, linkedToStore: 0, reflinked: 0, skipped: { devices: 0, fifos: 0, xattrs: [], owners: false } };
   const isRoot = process.getuid?.() === 0;
   if (!isRoot) summary.skipped.owners = true;
-  let reflink: boolean | undefined = options.mode === 'reflink' ? true : options.mode === 'copy' || options.mode === 'hardlink' ? false : undefined;
+  const euid = process.geteuid?.() ?? 0;
+  const egid = process.getegid?.() ?? 0;
+  const umask = currentUmask();
   const written = new Map<Inode, Buffer>(); // first path of each hardlink group
   const folders: Array<{ p: Buffer; inode: Inode }> = [];
+  const jobs: FileJob[] = [];
+  const links: Array<{ first: Inode; p: Buffer }> = [];
+  const withXattrs: Array<{ p: Buffer; rel: string; inode: Inode }> = [];
+  const specials: Array<{ p: Buffer; inode: Inode }> = [];
+  const later: Array<{ p: Buffer; rel: string; inode: Inode }> = [];
+  // Started first so their start-up overlaps the folders being made; told to stop if that fails.
+  const pool = startWriters(options.threads ?? defaultThreads(tree));
+  let handedOver = false;
+  let specialsMade: Promise<boolean[]> | undefined;
+  try {
+    const needsOwner = (inode: Inode) => isRoot && (inode.uid !== euid || inode.gid !== egid);
+    for (const { path: rel, node } of walkTree(tree)) {
+      const p = fsPath(dir, rel);
+      const inode = node.inode;
+      if (inode.type !== 'directory' && written.has(inode)) {
+        links.push({ first: inode, p });
+        continue;
+      }
+      switch (inode.type) {
+        case 'directory':
+          if (rel !== '') mkdirSync(p, 0o700);
+          folders.push({ p, inode });
+          summary.directories++;
+          break;
+        case 'file': {
+          const content = inode.content;
+          summary.files++;
+          if (content?.kind === 'object') {
+            jobs.push({ rel, src: options.objectPath(content.id), id: content.id, size: inode.size, mode: inode.mode & 0o7777, uid: inode.uid, gid: inode.gid, sec: inode.mtime.sec, nsec: inode.mtime.nsec });
+            break;
+          }
+          later.push({ p, rel, inode }); // after the file jobs are handed to the workers
+          break;
+        }
+        case 'symlink':
+          later.push({ p, rel, inode });
+          summary.symlinks++;
+          break;
+        case 'char':
+        case 'block':
+        case 'fifo': {
+          if (!isRoot && inode.type !== 'fifo') {
+            summary.skipped.devices++;
+            continue;
+          }
+          specials.push({ p, inode }); // made by one process while the files are written, not one per node
+          break;
+        }
+      }
+      // Set once the content is written: a write or chown removes security.capability.
+      if (inode.xattrs.size > 0) withXattrs.push({ p, rel, inode });
+      if (inode.type !== 'directory') written.set(inode, p);
+    }
+    const method = await chooseMethod(options, jobs, dir, summary);
+    const work: FilesWork = { root: dir, jobs: method.rest, method: method.method, chown: isRoot, euid, egid, umask, counter: new SharedArrayBuffer(4) };
+    handedOver = true;
+    const running = pool.run(work, () => {
+      // While the workers start on the files: small files and symlinks, then this thread joins them.
+      for (const { p, rel, inode } of later) {
+        if (inode.type === 'symlink') writeSymlink(p, inode, needsOwner(inode));
+        else summary.bytes += writeInlineFile(p, rel, inode, needsOwner(inode), umask);
+      }
+    });
+    specialsMade = makeSpecialFiles(specials);
+    const stats = await running;
+    summary.bytes += stats.bytes;
+    summary.linkedToStore += stats.linkedToStore;
+    summary.reflinked += stats.reflinked;
+  } finally {
+    if (!handedOver) pool.cancel();
+    // Waited for even after a failure, so no mknod runs while the partial folder is removed.
+    if (specialsMade) await specialsMade.catch(() => []); // the failure already thrown is the one to report
+  }
+  const missing = new Set<Inode>();
+  const made = await specialsMade!;
+  specials.forEach(({ p, inode }, i) => {
+    if (!made[i]) {
+      if (inode.type === 'fifo') summary.skipped.fifos++;
+      else summary.skipped.devices++;
+      missing.add(inode);
+      return;
+    }
+    if (isRoot && (inode.uid !== euid || inode.gid !== egid)) {
+      chownSync(p, inode.uid, inode.gid);
+      chmodSync(p, inode.mode & 0o7777);
+    }
+    utimesSync(p, toTime(inode.mtime), toTime(inode.mtime));
+  });
+  for (const { first, p } of links) {
+    if (missing.has(first)) continue; // counted above: the node itself could not be made
+    linkSync(written.get(first)!, p);
+    summary.hardlinks++;
+  }
   let hasSetfattr: boolean | undefined;
-
-  const verifyObject = (id: string, size: number, what: string): string => {
-    const file = options.objectPath(id);
-    let fd: number;
-    try {
-      fd = openSync(file, 'r');
-    } catch (err) {
-      throw new OcitoolError('BLOB_MISSING', `${what}: store object ${id} cannot be opened: ${(err as Error).message}`, { cause: err });
-    }
-    try {
-      const hasher = new FsVerityHasher();
-      const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(size, 1)));
-      let n: number;
-      while ((n = readSync(fd, buf, 0, buf.length, null)) > 0) hasher.update(buf.subarray(0, n));
-      if (hasher.size !== size || hasher.hex() !== id) {
-        throw new OcitoolError('STORE_CORRUPT', `${what}: store object ${id} is corrupt (${hasher.size} bytes, fs-verity ${hasher.hex()}); run ocitool fsck --repair and pull or import the image again`);
-      }
-    } finally {
-      closeSync(fd);
-    }
-    return file;
-  };
-
-  const copyVerified = (src: string, dst: Buffer, id: string, size: number, what: string): void => {
-    // Read once: hash and write in the same pass, then compare; a mismatch removes the file.
-    const input = openSync(src, 'r');
-    let out: number | undefined;
-    try {
-      out = openSync(dst, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      const hasher = new FsVerityHasher();
-      const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(size, 1)));
-      let n: number;
-      while ((n = readSync(input, buf, 0, buf.length, null)) > 0) {
-        hasher.update(buf.subarray(0, n));
-        let off = 0;
-        while (off < n) off += writeSync(out, buf, off, n - off);
-      }
-      if (hasher.size !== size || hasher.hex() !== id) {
-        closeSync(out);
-        out = undefined;
-        unlinkSync(dst);
-        throw new OcitoolError('STORE_CORRUPT', `${what}: store object ${id} is corrupt (${hasher.size} bytes, fs-verity ${hasher.hex()}); run ocitool fsck --repair and pull or import the image again`);
-      }
-    } finally {
-      closeSync(input);
-      if (out !== undefined) closeSync(out);
-    }
-  };
-
-  const setOwner = (p: Buffer, inode: Inode, link = false): void => {
-    if (!isRoot) return;
-    (link ? lchownSync : chownSync)(p, inode.uid, inode.gid);
-  };
-
-  const setXattrs = (p: Buffer, rel: string, inode: Inode): void => {
-    if (inode.xattrs.size === 0) return;
+  for (const { p, rel, inode } of withXattrs) {
     hasSetfattr ??= spawnSync('setfattr', ['--version'], { stdio: 'ignore' }).status === 0;
     for (const [name, value] of inode.xattrs) {
       const ok = hasSetfattr && spawnSync('setfattr', ['-h', '-n', name, '-v', `0x${value.toString('hex')}`, p.toString('latin1')], { stdio: 'ignore' }).status === 0;
       if (!ok) summary.skipped.xattrs.push(`${rel || '/'}: ${name}`);
     }
-  };
-
-  const writeFile = (p: Buffer, rel: string, inode: Inode): void => {
-    const what = `file /${rel}`;
-    const content = inode.content;
-    if (!content || content.kind === 'inline') {
-      const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      try {
-        const data = content?.kind === 'inline' ? content.data : Buffer.alloc(0);
-        if (data.length !== inode.size) throw new OcitoolError('STORE_CORRUPT', `${what}: inline content has ${data.length} bytes, the tar says ${inode.size}`);
-        let off = 0;
-        while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-        if (isRoot) fchownSync(fd, inode.uid, inode.gid);
-        fchmodSync(fd, inode.mode & 0o7777);
-        futimesSync(fd, toTime(inode.mtime), toTime(inode.mtime));
-      } finally {
-        closeSync(fd);
-      }
-      summary.bytes += inode.size;
-      return;
-    }
-    const src = options.objectPath(content.id);
-    if (options.mode === 'hardlink' && canShareInode(src, inode)) {
-      verifyObject(content.id, inode.size, what);
-      linkSync(src, p);
-      summary.linkedToStore++;
-      summary.bytes += inode.size;
-      return;
-    }
-    if (reflink !== false) {
-      // A clone shares blocks with the object; hash the object first so nothing unverified lands.
-      verifyObject(content.id, inode.size, what);
-      try {
-        copyFileSync(src, p, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE_FORCE);
-        reflink = true;
-        summary.reflinked++;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (options.mode === 'reflink') throw new OcitoolError('IO', `${what}: --mode reflink: this filesystem cannot clone files (${code}); use --mode copy or auto`, { cause: err });
-        if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV' && code !== 'EINVAL' && code !== 'ENOSYS') throw err;
-        reflink = false; // auto: this filesystem cannot clone; copy from now on
-        copyFileSync(src, p, constants.COPYFILE_EXCL);
-      }
-    } else {
-      copyVerified(src, p, content.id as ObjectId, inode.size, what);
-    }
-    if (isRoot) chownSync(p, inode.uid, inode.gid);
-    chmodSync(p, inode.mode & 0o7777);
-    utimesSync(p, toTime(inode.mtime), toTime(inode.mtime));
-    summary.bytes += inode.size;
-  };
-
-  for (const { path: rel, node } of walkTree(tree)) {
-    const p = fsPath(dir, rel);
-    const inode = node.inode;
-    const first = written.get(inode);
-    if (first && inode.type !== 'directory') {
-      linkSync(first, p);
-      summary.hardlinks++;
-      continue;
-    }
-    switch (inode.type) {
-      case 'directory':
-        if (rel !== '') mkdirSync(p, 0o700);
-        folders.push({ p, inode });
-        summary.directories++;
-        break;
-      case 'file':
-        writeFile(p, rel, inode);
-        summary.files++;
-        options.onFile?.(inode.size);
-        break;
-      case 'symlink':
-        symlinkSync(Buffer.from(inode.linkname ?? '', 'latin1'), p);
-        setOwner(p, inode, true);
-        lutimesSync(p, toTime(inode.mtime), toTime(inode.mtime));
-        summary.symlinks++;
-        break;
-      case 'char':
-      case 'block':
-      case 'fifo': {
-        if (!isRoot && inode.type !== 'fifo') {
-          summary.skipped.devices++;
-          continue;
-        }
-        const args = inode.type === 'fifo' ? [p.toString('latin1'), 'p'] : [p.toString('latin1'), inode.type === 'char' ? 'c' : 'b', String(inode.devMajor ?? 0), String(inode.devMinor ?? 0)];
-        const r = spawnSync('mknod', ['-m', (inode.mode & 0o7777).toString(8), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-        if (r.status !== 0) {
-          if (inode.type === 'fifo') summary.skipped.fifos++;
-          else summary.skipped.devices++;
-          continue;
-        }
-        setOwner(p, inode);
-        utimesSync(p, toTime(inode.mtime), toTime(inode.mtime));
-        break;
-      }
-    }
-    setXattrs(p, rel, inode);
-    if (inode.type !== 'directory') written.set(inode, p);
   }
   // Folders last, deepest first: writing a child changes its folder's mtime, and a read-only
   // folder mode would stop the children being written.
   for (let i = folders.length - 1; i >= 0; i--) {
     const { p, inode } = folders[i]!;
-    setOwner(p, inode);
+    if (isRoot && (inode.uid !== euid || inode.gid !== egid)) chownSync(p, inode.uid, inode.gid);
     chmodSync(p, inode.mode & 0o7777);
     utimesSync(p, toTime(inode.mtime), toTime(inode.mtime));
   }
   return summary;
 }
 
-function toTime(t: { sec: number; nsec: number }): number {
-  return t.sec + t.nsec / 1e9;
+function writeSymlink(p: Buffer, inode: Inode, chown: boolean): void {
+  symlinkSync(Buffer.from(inode.linkname ?? '', 'latin1'), p);
+  if (chown) lchownSync(p, inode.uid, inode.gid);
+  lutimesSync(p, toTime(inode.mtime), toTime(inode.mtime));
 }
 
-/** A store object's inode can be shared only when its mode, owner and mtime are the file's. */
-function canShareInode(objectFile: string, inode: Inode): boolean {
-  const st = statSync(objectFile);
-  return (st.mode & 0o7777) === (inode.mode & 0o7777) && st.uid === inode.uid && st.gid === inode.gid && Math.floor(st.mtimeMs / 1000) === inode.mtime.sec;
+/** A file of 64 bytes or less, its bytes inline in the split stream; returns its size. */
+function writeInlineFile(p: Buffer, rel: string, inode: Inode, chown: boolean, umask: number): number {
+  const content = inode.content;
+  const data = content?.kind === 'inline' ? content.data : Buffer.alloc(0);
+  if (data.length !== inode.size) throw new OcitoolError('STORE_CORRUPT', `file /${rel}: inline content has ${data.length} bytes, the tar says ${inode.size}`);
+  const fd = openSync(p, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, inode.mode & 0o777);
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    if (chown) fchownSync(fd, inode.uid, inode.gid);
+    if (chown || inode.mode & 0o7000 || inode.mode & umask) fchmodSync(fd, inode.mode & 0o7777);
+    futimesSync(fd, toTime(inode.mtime), toTime(inode.mtime));
+  } finally {
+    closeSync(fd);
+  }
+  return inode.size;
+}
+
+function toTime(t: { sec: number; nsec: number }): number {
+  return t.sec + t.nsec / 1e9;
 }
 
 /** Unused-name check kept here so callers share the rule: the partial folder beside `dir`. */
@@ -243,3 +210,132 @@ export function partialDirFor(dir: string, pid = process.pid, nonce = ''): strin
   return path.join(path.dirname(dir), `.${path.basename(dir)}.partial-${pid}${nonce ? `-${nonce}` : ''}`);
 }
 
+/** Script for `sh -c`: makes each node given as five arguments (path, mode, type, major, minor); prints 0 or 1 per node. */
+const MKNOD_SCRIPT = 'while [ $# -gt 0 ]; do if [ "$3" = p ]; then mknod -m "$2" "$1" p; else mknod -m "$2" "$1" "$3" "$4" "$5"; fi 2>/dev/null && echo 0 || echo 1; shift 5; done';
+
+/**
+ * Device nodes and FIFOs with coreutils `mknod` (node has no mknod(2)), a few hundred per
+ * process, while the threads write files; resolves to whether each was made.
+ */
+async function makeSpecialFiles(specials: Array<{ p: Buffer; inode: Inode }>): Promise<boolean[]> {
+  const made: boolean[] = [];
+  for (let start = 0; start < specials.length; start += 200) {
+    const args: string[] = [];
+    for (const { p, inode } of specials.slice(start, start + 200)) {
+      args.push(p.toString('latin1'), (inode.mode & 0o7777).toString(8), inode.type === 'fifo' ? 'p' : inode.type === 'char' ? 'c' : 'b', String(inode.devMajor ?? 0), String(inode.devMinor ?? 0));
+    }
+    const stdout = await new Promise<string>((resolve, reject) => {
+      const child = spawn('sh', ['-c', MKNOD_SCRIPT, 'sh', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      child.once('error', reject);
+      child.once('close', () => resolve(out));
+    });
+    const lines = stdout.split('\n');
+    for (let i = 0; i < args.length / 5; i++) made.push(lines[i] === '0');
+  }
+  return made;
+}
+
+function defaultThreads(tree: MergedTree): number {
+  let files = 0;
+  for (const { node } of walkTree(tree)) if (node.inode.content?.kind === 'object' && ++files >= PARALLEL_MIN_FILES) return Math.min(4, availableParallelism());
+  return 1;
+}
+
+function currentUmask(): number {
+  // Read without changing it (process.umask() alone is deprecated for its set-and-restore race in
+  // other libraries; here it is only read).
+  return process.umask();
+}
+
+/**
+ * `auto` clones the first (largest) file to learn whether the filesystem can clone; the rest of
+ * the files are then cloned or copied by every thread alike.
+ */
+async function chooseMethod(options: WriteTreeOptions, jobs: FileJob[], dir: string, summary: WriteTreeSummary): Promise<{ method: FileMethod; rest: FileJob[] }> {
+  jobs.sort((a, b) => b.size - a.size); // largest first: the threads end together
+  if (options.mode !== 'auto') return { method: options.mode, rest: jobs };
+  if (jobs.length === 0) return { method: 'copy', rest: jobs };
+  const probe: FilesWork = { root: dir, jobs: [], method: 'reflink', chown: false, euid: 0, egid: 0, umask: 0, counter: new SharedArrayBuffer(4) };
+  const stats: FilesStats = { bytes: 0, linkedToStore: 0, reflinked: 0 };
+  const first = jobs[0]!;
+  const work = { ...probe, chown: process.getuid?.() === 0, euid: process.geteuid?.() ?? 0, egid: process.getegid?.() ?? 0, umask: currentUmask() };
+  try {
+    writeObjectFile(first, work, newBuffers(dir), stats);
+  } catch (err) {
+    const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    if (!(err instanceof OcitoolError && err.code === 'IO' && code && ['ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'EINVAL', 'ENOSYS', 'ENOTTY'].includes(code))) throw err;
+    try {
+      unlinkSync(fsPath(dir, first.rel)); // the failed clone may leave an empty file
+    } catch (e) {
+      if (!isEnoent(e)) throw e; // ENOENT: nothing was left
+    }
+    return { method: 'copy', rest: jobs };
+  }
+  summary.bytes += stats.bytes;
+  summary.reflinked += stats.reflinked;
+  return { method: 'reflink', rest: jobs.slice(1) };
+}
+
+interface WorkerReport {
+  stats?: FilesStats;
+  error?: { code?: ErrorCode; errno?: string; message: string };
+}
+
+/** Worker threads that wait for the file jobs; `run` shares them with the main thread. */
+function startWriters(threads: number): { run(work: FilesWork, meanwhile: () => void): Promise<FilesStats>; cancel(): void } {
+  // The workers run a file, so options that only fit the main entry (--input-type for -e code)
+  // or the whole process (V8 heap sizes) must not be inherited: a worker started with them fails
+  // at once. Their young generation is kept small: a worker holds only a buffer per file, and a
+  // grown young generation is what made a checkout's RSS grow.
+  const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type') && !arg.startsWith('--max-'));
+  const workers: Worker[] = [];
+  const reports: Promise<WorkerReport>[] = [];
+  for (let i = 1; i < threads; i++) {
+    const worker = new Worker(new URL('./write-files-worker.js', import.meta.url), { execArgv, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+    workers.push(worker);
+    reports.push(new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`a file writing thread exited (${code}) without reporting`)));
+    }));
+  }
+  return {
+    cancel() {
+      for (const w of workers) w.postMessage(null);
+      // The checkout has already failed with its own error; a worker told to stop has nothing to add.
+      for (const r of reports) r.catch(() => {});
+    },
+    async run(work, meanwhile) {
+      for (const w of workers) w.postMessage(work);
+      let failure: unknown;
+      const total: FilesStats = { bytes: 0, linkedToStore: 0, reflinked: 0 };
+      const add = (s: FilesStats) => {
+        total.bytes += s.bytes;
+        total.linkedToStore += s.linkedToStore;
+        total.reflinked += s.reflinked;
+      };
+      try {
+        meanwhile();
+        add(writeClaimedFiles(work));
+      } catch (err) {
+        failure = err;
+        stopClaims(work.counter);
+      }
+      // Every worker is waited for, even after a failure here, so none is left running or unreported.
+      for (const r of await Promise.allSettled(reports)) {
+        if (r.status === 'rejected') failure ??= r.reason;
+        else if (r.value.error) failure ??= rebuild(r.value.error);
+        else if (r.value.stats) add(r.value.stats);
+      }
+      if (failure !== undefined) throw failure;
+      return total;
+    },
+  };
+}
+
+function rebuild(e: NonNullable<WorkerReport['error']>): Error {
+  if (e.code) return new OcitoolError(e.code, e.message);
+  return Object.assign(new Error(e.message), e.errno ? { code: e.errno } : {});
+}

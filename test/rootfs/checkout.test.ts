@@ -53,6 +53,35 @@ describe('checkout equals umoci unpack', () => {
   }
 });
 
+describe('checkout --mode hardlink', () => {
+  test('shares the store object where mode and owner are the file\'s (mtime is then the object\'s), copies the rest', async () => {
+    const store = path.join(work, 'store-hardlink');
+    assert.equal((await ocitool(['import-oci', gzip, '--tag', 'h'], { store })).code, 0);
+    const dir = path.join(work, 'hardlink-checkout');
+    const r = await ocitool(['checkout', '--mode', 'hardlink', '--json', 'h', dir], { store });
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    assert.ok(result.linkedToStore > 0, `linked: ${result.linkedToStore}`);
+    // var/cache/c: 0644 root:root, 2 MiB, as the store object is: the same inode.
+    let object = '';
+    for (const o of await listFiles(path.join(store, 'objects'))) {
+      if ((await lstat(path.join(store, 'objects', o))).size === 2 * 1024 * 1024) object = path.join(store, 'objects', o);
+    }
+    const linked = await lstat(path.join(dir, 'var/cache/c'));
+    const objectStat = await lstat(object);
+    assert.equal(linked.ino, objectStat.ino, 'var/cache/c is the store object');
+    assert.equal(linked.mtimeMs, objectStat.mtimeMs, 'a linked file has the object\'s mtime');
+    // usr/bin/tool is 4755 and home/user/notes 0600 owned by 1000: copies with their own metadata.
+    const tool = await lstat(path.join(dir, 'usr/bin/tool'));
+    assert.equal(tool.mode & 0o7777, 0o4755);
+    assert.equal(tool.nlink, 3, 'only the image\'s own hardlink group shares its inode');
+    const notes = await lstat(path.join(dir, 'home/user/notes'));
+    assert.equal(notes.mode & 0o7777, 0o600);
+    assert.equal(notes.mtimeMs, 1600000001000);
+    assert.equal((await readFile(path.join(dir, 'var/cache/c'))).length, 2 * 1024 * 1024);
+  });
+});
+
 describe('checkout refuses what it must', () => {
   test('breakout layers write nothing outside the folder', async () => {
     const canary = path.join(work, 'outside');
