@@ -14,7 +14,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<image>', 'image name in the store, e.g. debian:bookworm')
     .argument('<dir>', 'folder to create (absent or empty)')
     .option('--platform <os/arch[/variant]>', "for an index, which platform (default: the host's)")
-    .option('--mode <mode>', 'auto (clone where the filesystem can, else copy), reflink, copy, or hardlink (share the store object when its mode, owner and mtime match; opt-in)', 'auto')
+    .option('--mode <mode>', 'auto (clone where the filesystem can, else copy), reflink, copy, or hardlink (share the store object when its mode and owner match, the file then has the object’s mtime; opt-in)', 'auto')
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', '\nExample:\n  $ ocitool checkout debian:bookworm ./rootfs\n')
     .action(async (image: string, dir: string, opts: { platform?: string; mode: string; json?: boolean }) => {
