@@ -48,9 +48,13 @@ async function nearestExisting(p: string): Promise<{ path: string; isDirectory: 
   }
 }
 
-/** Refuses a place on a pseudo file system (/proc, /sys, ...) or under /dev. */
+/**
+ * Refuses a place on a pseudo file system (/proc, /sys, ...) or under /dev, except /dev/shm: the
+ * shared-memory tmpfs is an ordinary place for files (and where benchmarks and CI often work).
+ */
 async function refusePseudo(output: string, existing: string): Promise<void> {
-  if (existing === '/dev' || existing.startsWith('/dev/')) {
+  const inShm = existing === '/dev/shm' || existing.startsWith('/dev/shm/');
+  if (!inShm && (existing === '/dev' || existing.startsWith('/dev/'))) {
     throw new OcitoolError('IO', `${output}: refusing to write under /dev; give a regular file or folder path`);
   }
   const fs = await statfs(existing).catch((err: unknown) => {

@@ -4,7 +4,7 @@
 // outputs; `save | head -c 100`; killed and failed save/convert leave nothing a next run keeps.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readdir, writeFile, chmod, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile, chmod, stat } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { cliPath, mustRun, ocitool, removeDir, run, tempDir } from '../helpers/index.js';
@@ -87,6 +87,18 @@ test('convert -o and pull --layout under /proc, and outputs that are devices, pi
     assert.equal(r.code, 1, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
     assert.equal(errorLines(r.stderr).length, 1, r.stderr);
     assert.match(r.stderr, message, args.join(' '));
+  }
+});
+
+test('/dev/shm is an ordinary place for outputs (a tmpfs), unlike the rest of /dev', async () => {
+  const shm = await mkdtemp('/dev/shm/ocitool-test-');
+  try {
+    const out = path.join(shm, 'x.tar');
+    const r = await ocitool(['save', 'big:1', '-o', out], { store });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((await stat(out)).size > 0);
+  } finally {
+    await rm(shm, { recursive: true, force: true });
   }
 });
 
