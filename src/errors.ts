@@ -54,6 +54,19 @@ export function withContext(context: string, err: unknown): OcitoolError {
   return new OcitoolError(code, `${context}: ${message}`, { cause: err });
 }
 
+/**
+ * The first failure of an operation, with a later one (a clean-up, a helper thread) said in the
+ * same line: the first is what the user must act on, the later one is never dropped.
+ */
+export function withLaterFailure(first: unknown, later: unknown, during: string): OcitoolError {
+  const base =
+    first instanceof OcitoolError
+      ? first
+      : new OcitoolError((first as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? 'NOT_FOUND' : 'IO', first instanceof Error ? first.message : String(first), { cause: first });
+  const message = later instanceof Error ? later.message : String(later);
+  return new OcitoolError(base.code, `${base.message} (and ${during} failed: ${message})`, { cause: first, details: base.details });
+}
+
 /** Removes user:password@ from URLs and bearer/basic tokens from any text before it is shown. */
 export function redact(text: string): string {
   return text

@@ -8,7 +8,7 @@
  */
 import pLimit from 'p-limit';
 import type { Readable } from 'node:stream';
-import { OcitoolError, withContext } from '../errors.js';
+import { OcitoolError, withContext, withLaterFailure } from '../errors.js';
 import { digestOf } from '../oci/digest.js';
 import { walkImage, type IndexNode, type ManifestNode, type Presence, type PresenceTree } from '../oci/graph.js';
 import { MediaType } from '../oci/media-types.js';
@@ -85,9 +85,7 @@ export async function copyImages(source: ImageSource, sink: ImageSink, roots: Co
     try {
       await sink.abort();
     } catch (abortErr) {
-      // The copy's own error comes first; a failed clean-up is said in the same line, not lost.
-      const first = err instanceof OcitoolError ? err : withContext('copy', err);
-      throw new OcitoolError(first.code, `${first.message} (and cleaning up ${sink.description} failed: ${(abortErr as Error).message})`, { cause: err, details: first.details });
+      throw withLaterFailure(err, abortErr, `cleaning up ${sink.description}`);
     }
     throw err;
   }

@@ -188,7 +188,8 @@ export async function* idleGuarded(body: AsyncIterable<Buffer> & { destroy(): vo
         clearTimeout(timer);
       }
       if (step === 'idle') {
-        // The pending read rejects once the body is destroyed; that rejection is this timeout.
+        // Nothing is lost: the pending read can only reject because we destroy the body on the
+        // next line, and that rejection is this timeout, thrown below as IdleTimeoutError.
         next.catch(() => {});
         body.destroy();
         throw new IdleTimeoutError(idleMs);
@@ -197,8 +198,9 @@ export async function* idleGuarded(body: AsyncIterable<Buffer> & { destroy(): vo
       yield step.value;
     }
   } finally {
-    // Stopped early (error, cap reached, consumer gone): release the socket. A failure to close
-    // a body we are done with loses nothing: the error that ended the read is already thrown.
+    // Stopped early (error, cap reached, consumer gone): release the socket. Nothing is lost if
+    // closing fails: every byte we wanted was read or the read already failed with its own error,
+    // and the socket is destroyed either way.
     iterator.return?.()?.catch(() => {});
   }
 }

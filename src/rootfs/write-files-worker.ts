@@ -8,7 +8,12 @@ import { OcitoolError } from '../errors.js';
 import { writeClaimedFiles, type FilesWork } from './write-files.js';
 
 parentPort!.once('message', (work: FilesWork | null) => {
-  if (work === null) return; // the checkout failed before the files: nothing to do
+  if (work === null) {
+    // The checkout failed before the files: say so, so the main thread can tell a stopped
+    // worker from one that died.
+    parentPort!.postMessage({ cancelled: true });
+    return;
+  }
   try {
     parentPort!.postMessage({ stats: writeClaimedFiles(work) });
   } catch (err) {

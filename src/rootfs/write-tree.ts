@@ -18,7 +18,7 @@ import { constants, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, 
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { OcitoolError, type ErrorCode } from '../errors.js';
+import { OcitoolError, withLaterFailure, type ErrorCode } from '../errors.js';
 import { isEnoent } from '../util/fs.js';
 import { walkTree, type Inode, type MergedTree } from './merge.js';
 import { newBuffers, stopClaims, writeClaimedFiles, writeObjectFile, type FileJob, type FileMethod, type FilesStats, type FilesWork } from './write-files.js';
@@ -74,6 +74,7 @@ export async function writeTree(tree: MergedTree, dir: string, options: WriteTre
   const pool = startWriters(options.threads ?? defaultThreads(tree));
   let handedOver = false;
   let specialsMade: Promise<boolean[]> | undefined;
+  let failure: unknown;
   try {
     const needsOwner = (inode: Inode) => isRoot && (inode.uid !== euid || inode.gid !== egid);
     for (const { path: rel, node } of walkTree(tree)) {
@@ -133,11 +134,22 @@ export async function writeTree(tree: MergedTree, dir: string, options: WriteTre
     summary.bytes += stats.bytes;
     summary.linkedToStore += stats.linkedToStore;
     summary.reflinked += stats.reflinked;
-  } finally {
-    if (!handedOver) pool.cancel();
-    // Waited for even after a failure, so no mknod runs while the partial folder is removed.
-    if (specialsMade) await specialsMade.catch(() => []); // the failure already thrown is the one to report
+  } catch (err) {
+    failure = err;
   }
+  // Workers and the mknod script are waited for even after a failure, so nothing still writes
+  // while the partial folder is removed; their own failures are said with the first one.
+  const laterFailures: Array<[unknown, string]> = [];
+  if (!handedOver) for (const err of await pool.cancel()) laterFailures.push([err, 'a file writing thread']);
+  if (specialsMade) {
+    try {
+      await specialsMade;
+    } catch (err) {
+      laterFailures.push([err, 'making device nodes and FIFOs']);
+    }
+  }
+  for (const [err, during] of laterFailures) failure = failure === undefined ? err : withLaterFailure(failure, err, during);
+  if (failure !== undefined) throw failure;
   const missing = new Set<Inode>();
   const made = await specialsMade!;
   specials.forEach(({ p, inode }, i) => {
@@ -280,11 +292,12 @@ async function chooseMethod(options: WriteTreeOptions, jobs: FileJob[], dir: str
 
 interface WorkerReport {
   stats?: FilesStats;
+  cancelled?: boolean;
   error?: { code?: ErrorCode; errno?: string; message: string };
 }
 
 /** Worker threads that wait for the file jobs; `run` shares them with the main thread. */
-function startWriters(threads: number): { run(work: FilesWork, meanwhile: () => void): Promise<FilesStats>; cancel(): void } {
+function startWriters(threads: number): { run(work: FilesWork, meanwhile: () => void): Promise<FilesStats>; cancel(): Promise<unknown[]> } {
   // The workers run a file, so options that only fit the main entry (--input-type for -e code)
   // or the whole process (V8 heap sizes) must not be inherited: a worker started with them fails
   // at once. Their young generation is kept small: a worker holds only a buffer per file, and a
@@ -302,10 +315,15 @@ function startWriters(threads: number): { run(work: FilesWork, meanwhile: () => 
     }));
   }
   return {
-    cancel() {
+    /** Stops the workers before they got work; resolves with what went wrong in any of them. */
+    async cancel() {
       for (const w of workers) w.postMessage(null);
-      // The checkout has already failed with its own error; a worker told to stop has nothing to add.
-      for (const r of reports) r.catch(() => {});
+      const failures: unknown[] = [];
+      for (const r of await Promise.allSettled(reports)) {
+        if (r.status === 'rejected') failures.push(r.reason);
+        else if (r.value.error) failures.push(rebuild(r.value.error));
+      }
+      return failures;
     },
     async run(work, meanwhile) {
       for (const w of workers) w.postMessage(work);
@@ -324,9 +342,10 @@ function startWriters(threads: number): { run(work: FilesWork, meanwhile: () => 
         stopClaims(work.counter);
       }
       // Every worker is waited for, even after a failure here, so none is left running or unreported.
+      const note = (err: unknown) => (failure = failure === undefined ? err : withLaterFailure(failure, err, 'another file writing thread'));
       for (const r of await Promise.allSettled(reports)) {
-        if (r.status === 'rejected') failure ??= r.reason;
-        else if (r.value.error) failure ??= rebuild(r.value.error);
+        if (r.status === 'rejected') note(r.reason);
+        else if (r.value.error) note(rebuild(r.value.error));
         else if (r.value.stats) add(r.value.stats);
       }
       if (failure !== undefined) throw failure;

@@ -231,7 +231,12 @@ export class StoreSink implements ImageSink {
    */
   private async presenceToRecord(name: string, root: SinkRoot): Promise<PresenceTree | undefined> {
     if (!root.presentChildren) return undefined;
-    const existing = await this.store.readTag(name).catch(() => undefined); // an unreadable tag is replaced whole: fsck reported it
+    // A tag file that is there but cannot be parsed is replaced whole (fsck reports such tags);
+    // an I/O error reading it is an error.
+    const existing = await this.store.readTag(name).catch((err: unknown) => {
+      if (err instanceof OcitoolError && (err.code === 'JSON_INVALID' || err.code === 'STORE_CORRUPT')) return undefined;
+      throw err;
+    });
     if (!existing || existing.descriptor.digest !== root.descriptor.digest || existing.presentChildren === undefined) return root.presentChildren;
     const merged = mergePresence(presenceOf(existing.presentChildren), root.presentChildren);
     return merged === true || merged === 'held' ? undefined : asTree(merged);

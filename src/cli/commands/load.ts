@@ -1,7 +1,8 @@
 /** `ocitool load`: an OCI layout tar or folder, or a docker-save archive, into the store (docs/save-load.md). */
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { OcitoolError } from '../../errors.js';
+import { OcitoolError, withContext } from '../../errors.js';
+import { isEnoent } from '../../util/fs.js';
 import { copyImages } from '../../copy/engine.js';
 import { openArchiveSource, type ArchiveImage } from '../../archive/docker-archive.js';
 import { parseReference } from '../../oci/reference.js';
@@ -60,8 +61,14 @@ export function register(program: Command, ctx: CliContext): void {
         opts.input = split.path;
         if (split.ref !== undefined) selectors.push(split.ref);
       }
-      // A path that cannot be looked at is not a folder: the archive reader reports it by name.
-      const isFolder = opts.input !== undefined && (await stat(opts.input).catch(() => undefined))?.isDirectory();
+      // Only a missing path is "not a folder" here (the archive reader then names it); any other
+      // error looking at it is reported now.
+      const isFolder =
+        opts.input !== undefined &&
+        (await stat(opts.input).catch((err: unknown) => {
+          if (isEnoent(err)) return undefined;
+          throw withContext(opts.input!, err);
+        }))?.isDirectory();
       const store = await ctx.openStore();
       // The sink first: it takes the store lock shared and makes this operation's staging folder,
       // where a compressed or piped archive is spooled, so gc can neither run in between nor
