@@ -1,5 +1,7 @@
 /** Shared benchmark helpers: timing a process with its peak memory, ratios, generated content. */
-import { run } from '../test/helpers/index.js';
+import { execFileSync } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { mustRun, run } from '../test/helpers/index.js';
 
 export const TMPFS = '/dev/shm';
 
@@ -47,4 +49,27 @@ export function textCorpus(size: number, seed = 1): Buffer {
     o += out.write(x % 11 === 0 ? `${w}\n` : `${w} `, o);
   }
   return out;
+}
+
+export async function exists(p: string): Promise<boolean> {
+  return stat(p).then(() => true, (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return false;
+    throw err;
+  });
+}
+
+export function haveCommand(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false; // not installed: the caller installs it or says what is missing
+  }
+}
+
+/** Installs a Debian package for a bench (as root), unless `cmd` is already there. */
+export async function aptInstall(pkg: string, cmd: string): Promise<void> {
+  if (haveCommand(cmd)) return;
+  if (process.getuid?.() !== 0) throw new Error(`bench: install ${pkg} (apt-get install ${pkg})`);
+  await mustRun('bash', ['-c', `export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq --no-install-recommends ${pkg} >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends ${pkg} >/dev/null; }`]);
 }

@@ -10,7 +10,6 @@
  * ~/.cache/ocitool-bench): the first run builds them (needs root, mmdebstrap and Debian's
  * archive), later runs start at once. BENCH_RUNS sets the runs per measurement (best is kept).
  */
-import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -18,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { cliPath, mustRun, removeDir, run } from '../test/helpers/index.js';
 import { startRegistry } from '../test/helpers/registry.js';
 import { writeOciLayout } from '../test/helpers/images.js';
-import { bestOf, timed, TMPFS, type Timed } from './lib.js';
+import { aptInstall, bestOf, exists, haveCommand, timed, TMPFS, type Timed } from './lib.js';
 import { summarizeProfile } from './profile.js';
 
 const CACHE = process.env.OCITOOL_BENCH_CACHE ?? path.join(homedir(), '.cache', 'ocitool-bench');
@@ -37,27 +36,6 @@ interface Row {
   note?: string;
 }
 
-async function exists(p: string): Promise<boolean> {
-  return stat(p).then(() => true, (err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return false;
-    throw err;
-  });
-}
-
-function haveCommand(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false; // not installed: the caller installs it or says what is missing
-  }
-}
-
-async function aptInstall(pkg: string, cmd: string): Promise<void> {
-  if (haveCommand(cmd)) return;
-  if (process.getuid?.() !== 0) throw new Error(`realistic bench: install ${pkg} (apt-get install ${pkg})`);
-  await mustRun('bash', ['-c', `export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq --no-install-recommends ${pkg} >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends ${pkg} >/dev/null; }`]);
-}
 
 /** The minbase rootfs tar, built once with mmdebstrap (Debian's default mirror) and cached. */
 async function corpusTar(): Promise<string> {

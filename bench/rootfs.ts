@@ -15,13 +15,12 @@
  * The read is `tar -cf - | cat > /dev/null`: GNU tar writing to /dev/null itself skips file
  * contents, which would measure only the metadata. Then a CPU profile of one checkout on tmpfs.
  */
-import { execFileSync } from 'node:child_process';
 import { cp, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { cliPath, mustRun, removeDir, run } from '../test/helpers/index.js';
 import { writeOciLayout } from '../test/helpers/images.js';
-import { bestOf, textCorpus, timed, TMPFS, type Timed } from './lib.js';
+import { aptInstall, bestOf, exists, haveCommand, textCorpus, timed, TMPFS, type Timed } from './lib.js';
 import { summarizeProfile } from './profile.js';
 
 const CACHE = process.env.OCITOOL_BENCH_CACHE ?? path.join(homedir(), '.cache', 'ocitool-bench');
@@ -47,27 +46,6 @@ interface SizeRow {
   trees: number;
 }
 
-async function exists(p: string): Promise<boolean> {
-  return stat(p).then(() => true, (err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return false;
-    throw err;
-  });
-}
-
-function haveCommand(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false; // not installed: the caller installs it or says what is missing
-  }
-}
-
-async function aptInstall(pkg: string, cmd: string): Promise<void> {
-  if (haveCommand(cmd)) return;
-  if (!isRoot) throw new Error(`install ${pkg} (apt-get install ${pkg})`);
-  await mustRun('bash', ['-c', `export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq --no-install-recommends ${pkg} >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends ${pkg} >/dev/null; }`]);
-}
 
 async function fresh(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });

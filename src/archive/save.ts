@@ -15,8 +15,7 @@ import { formatPlatform, platformMatches, type Platform } from '../oci/platform.
 import { normalizeTagName } from '../oci/reference.js';
 import type { Descriptor } from '../oci/schemas.js';
 import type { Digest } from '../oci/digest.js';
-import { presenceOf, walkImage, type Presence, type PresenceTree } from '../oci/graph.js';
-import { verifyBuffer } from '../oci/verify.js';
+import { manifestPlatform, presenceOf, walkImage, type Presence, type PresenceTree } from '../oci/graph.js';
 import { LayoutTarSink } from './layout-tar-sink.js';
 import { assignSaveRefs } from './refs.js';
 
@@ -81,19 +80,7 @@ async function heldPresence(tags: TagReader, source: ImageSource, root: Descript
 
 /** A single-manifest image saved with --platform must be for one of them. */
 async function checkManifestPlatform(source: ImageSource, root: Descriptor, platforms: Platform[], label: string): Promise<void> {
-  let platform: Platform | undefined;
-  await walkImage<void>(root, {
-    read: async (desc, kind) => {
-      const raw = await source.readBlob(desc);
-      verifyBuffer(raw, desc, `${kind} ${desc.digest} of ${label}`);
-      return raw;
-    },
-    config: 'platform',
-    visitIndex: async () => {},
-    visitManifest: async (node) => {
-      platform = node.platform;
-    },
-  });
+  const platform = await manifestPlatform(root, (desc) => source.readBlob(desc), label);
   if (!platform || !platforms.some((p) => platformMatches(platform!, p))) {
     throw new OcitoolError('PLATFORM', `${label} is for ${formatPlatform(platform)}, not ${platforms.map(formatPlatform).join(', ')}`);
   }

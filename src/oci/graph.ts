@@ -10,6 +10,7 @@ import type { Digest } from './digest.js';
 import { isIndexType, isTarLayerType, MediaType } from './media-types.js';
 import { formatPlatform, platformMatches, type Platform } from './platform.js';
 import { ImageConfigSchema, parseImageDocument, parseJson, type Descriptor, type ImageConfig, type Index, type Manifest } from './schemas.js';
+import { verifyBuffer } from './verify.js';
 
 /** Nested indexes deeper than this are refused (a cycle or an attack). */
 export const MAX_INDEX_DEPTH = 8;
@@ -222,4 +223,22 @@ async function manifestNode<R>(desc: Descriptor, raw: Buffer, manifest: Manifest
   let platform = desc.platform;
   if (!platform && config?.os && config.architecture) platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
   return { descriptor: desc, raw, manifest, ...(configRaw ? { configRaw } : {}), ...(config ? { config } : {}), isImage, layers, ...(platform ? { platform } : {}), ancestors };
+}
+
+/** The platform of the one manifest `root` names (its descriptor's, else its config's), read and verified through `read`. */
+export async function manifestPlatform(root: Descriptor, read: (desc: Descriptor) => Promise<Buffer>, label: string): Promise<Platform | undefined> {
+  let platform: Platform | undefined;
+  await walkImage<void>(root, {
+    read: async (desc, kind) => {
+      const raw = await read(desc);
+      verifyBuffer(raw, desc, `${kind} ${desc.digest} of ${label}`);
+      return raw;
+    },
+    config: 'platform',
+    visitIndex: async () => {},
+    visitManifest: async (node) => {
+      platform = node.platform;
+    },
+  });
+  return platform;
 }

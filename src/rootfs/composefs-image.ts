@@ -13,7 +13,7 @@ import { StagingArea } from '../store/staging.js';
 import type { Store } from '../store/store.js';
 import { FsVerityHasher, formatVerityDigest, type ObjectId, type VerityAlgorithm } from '../verity/fsverity.js';
 import { toComposefsTree } from './composefs-tree.js';
-import { readImageTree } from './from-store.js';
+import { readImageTree, type ImageTree } from './from-store.js';
 
 /** composefs-rs writes format version 1 by default. */
 export const DEFAULT_FORMAT_VERSION = 1;
@@ -39,12 +39,16 @@ export function composefsId(image: Buffer, algorithm: VerityAlgorithm = 'sha256'
 export async function buildComposefsImage(store: Store, imageName: string, options: { platform?: Platform; formatVersion?: 0 | 1 } = {}): Promise<ComposefsImage> {
   const lock = await store.lockShared();
   try {
-    const { name, manifest, tree } = await readImageTree(store, imageName, options.platform);
-    const image = writeErofs(toComposefsTree(tree), { version: options.formatVersion ?? DEFAULT_FORMAT_VERSION });
-    return { name, manifest: manifest.descriptor.digest, image, id: composefsId(image) };
+    return composefsImageOf(await readImageTree(store, imageName, options.platform), options.formatVersion);
   } finally {
     await lock.release();
   }
+}
+
+/** The EROFS image of a merged image tree already read. */
+export function composefsImageOf({ name, manifest, tree }: ImageTree, formatVersion: 0 | 1 = DEFAULT_FORMAT_VERSION): ComposefsImage {
+  const image = writeErofs(toComposefsTree(tree), { version: formatVersion });
+  return { name, manifest: manifest.descriptor.digest, image, id: composefsId(image) };
 }
 
 /** Stores the image as an object and links it to its manifest: staged, synced, renamed, synced. */

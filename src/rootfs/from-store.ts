@@ -12,7 +12,7 @@ import { linkedObject } from '../store/reach.js';
 import { readSplitRecords } from '../store/split-stream.js';
 import type { Store } from '../store/store.js';
 import { FsVerityHasher } from '../verity/fsverity.js';
-import { createReadStream } from 'node:fs';
+import { isEnoent } from '../util/fs.js';
 import { readLayerEntries } from './layer-entries.js';
 import { TreeMerger, type MergedTree } from './merge.js';
 
@@ -39,19 +39,17 @@ export async function readImageTree(store: Store, image: string, platform?: Plat
     const what = `${name}: layer ${diffId}`;
     const id = await linkedObject(store.paths.layer(diffId));
     if (!id) throw new OcitoolError('BLOB_MISSING', `${what} is not in the store`);
-    const file = store.paths.object(id);
-    await verifyObjectFile(file, id, what);
-    merger.addLayer(await readLayerEntries(readSplitRecords(file), what), what);
+    // One read of the split stream: hashed as its records are decoded, checked before it is merged.
+    const hasher = new FsVerityHasher();
+    let entries;
+    try {
+      entries = await readLayerEntries(readSplitRecords(store.paths.object(id), (chunk) => hasher.update(chunk)), what);
+    } catch (err) {
+      if (isEnoent(err)) throw new OcitoolError('BLOB_MISSING', `${what}: split stream object ${id} is missing`, { cause: err });
+      throw err;
+    }
+    if (hasher.hex() !== id) throw new OcitoolError('STORE_CORRUPT', `${what}: split stream object ${id} is corrupt; run ocitool fsck --repair and import the image again`);
+    merger.addLayer(entries, what);
   }
   return { name, manifest: chosen, tree: merger.finish() };
-}
-
-async function verifyObjectFile(file: string, id: string, what: string): Promise<void> {
-  const hasher = new FsVerityHasher();
-  try {
-    for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) hasher.update(chunk as Buffer);
-  } catch (err) {
-    throw new OcitoolError('BLOB_MISSING', `${what}: split stream object ${id} cannot be read: ${(err as Error).message}`, { cause: err });
-  }
-  if (hasher.hex() !== id) throw new OcitoolError('STORE_CORRUPT', `${what}: split stream object ${id} is corrupt; run ocitool fsck --repair and import the image again`);
 }

@@ -99,7 +99,7 @@ export async function readLayerEntries(pieces: AsyncIterable<SplitPiece>, what: 
   };
 
   for await (const piece of pieces) {
-    if (piece.type === 'end') break;
+    if (piece.type === 'end') continue; // read to its end, so the reader checks nothing follows
     if (ended) continue;
     if (piece.type === 'inline') {
       pending = pending.length ? Buffer.concat([pending, piece.data]) : piece.data;

@@ -14,7 +14,7 @@ import type { Platform } from '../oci/platform.js';
 import type { Store } from '../store/store.js';
 import { exists, isEnoent } from '../util/fs.js';
 import { walkTree } from './merge.js';
-import { buildComposefsImage, composefsLink, storeComposefsImage } from './composefs-image.js';
+import { composefsImageOf, composefsLink, storeComposefsImage } from './composefs-image.js';
 import { readImageTree } from './from-store.js';
 
 export const MOUNT_ROOT = '/run/ocitool/mounts';
@@ -52,7 +52,18 @@ export async function mountImage(store: Store, image: string, mountpoint: string
   });
   if (!st.isDirectory()) throw new OcitoolError('USAGE', `mount point ${mountpoint} is not a folder`);
   // Every object the image points at must be in the store, with its size, before mounting.
-  const { tree } = await readImageTree(store, image, options.platform);
+  // Under the shared lock until mounted, so gc cannot remove objects between the check and the mount.
+  const lock = await store.lockShared();
+  try {
+    return await mountLocked(store, image, mountpoint, options);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function mountLocked(store: Store, image: string, mountpoint: string, options: { platform?: Platform }): Promise<MountResult> {
+  const imageTree = await readImageTree(store, image, options.platform);
+  const { tree } = imageTree;
   for (const { path: p, node } of walkTree(tree)) {
     const c = node.inode.content;
     if (node.inode.type !== 'file' || c?.kind !== 'object') continue;
@@ -65,7 +76,7 @@ export async function mountImage(store: Store, image: string, mountpoint: string
       throw new OcitoolError('BLOB_MISSING', `/${Buffer.from(p, 'latin1').toString('utf8')}: store object ${c.id} is ${size < 0 ? 'missing' : `${size} bytes, not ${node.inode.size}`}; pull or import the image again`);
     }
   }
-  const built = await buildComposefsImage(store, image, options.platform ? { platform: options.platform } : {});
+  const built = composefsImageOf(imageTree); // the tree read once, for the object check and the image
   const link = composefsLink(store, built.manifest);
   if (!(await exists(link))) await storeComposefsImage(store, built);
   const imageFile = store.paths.object(built.id as never);
