@@ -2,21 +2,35 @@
 // commands work, writing ones fail with one line saying the store is read-only and change nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, cp, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { cliPath, listFiles, ocitool, removeDir, run, tempDir, type RunResult } from '../helpers/index.js';
+import { listFiles, ocitool, removeDir, repoRoot, run, tempDir, type RunResult } from '../helpers/index.js';
 import { buildImage, imageAFiles, imageBFiles, type TestImage } from '../helpers/layouts.js';
 
 const isRoot = process.getuid?.() === 0;
 let dir: string;
 let a: TestImage;
 let b: TestImage;
+/** The CLI as user nobody runs it (root only). */
+let program = '';
 
 before(async () => {
   dir = await tempDir();
   await chmod(dir, 0o755); // the unprivileged user must reach the store and the layouts
   a = await buildImage(dir, 'a', imageAFiles());
   b = await buildImage(dir, 'b', imageBFiles());
+  if (isRoot) {
+    // A copy of the built CLI that user nobody can reach: the checkout itself may sit below a
+    // folder only its owner may enter (mktemp -d makes 0700 folders).
+    program = path.join(dir, 'program');
+    await cp(path.join(repoRoot, 'bin'), path.join(program, 'bin'), { recursive: true });
+    await cp(path.join(repoRoot, 'dist', 'src'), path.join(program, 'dist', 'src'), { recursive: true });
+    await cp(path.join(repoRoot, 'package.json'), path.join(program, 'package.json'));
+    await cp(path.join(repoRoot, 'node_modules'), path.join(program, 'node_modules'), {
+      recursive: true,
+      filter: (src) => !/node_modules\/(typescript|@types)(\/|$)/.test(src),
+    });
+  }
 });
 after(async () => {
   await run('umount', [path.join(dir, 'ro-mount')]);
@@ -27,7 +41,7 @@ after(async () => {
 /** As root: the CLI as user nobody. Otherwise we already are unprivileged. */
 function asUnprivileged(store: string, args: string[]): Promise<RunResult> {
   if (!isRoot) return ocitool(args, { store });
-  return run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cliPath, ...args], { env: { OCITOOL_STORE: store } });
+  return run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(program, 'bin', 'ocitool'), ...args], { env: { OCITOOL_STORE: store } });
 }
 
 async function checkReadOnly(store: string, runAs: (args: string[]) => Promise<RunResult>): Promise<void> {
