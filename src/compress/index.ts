@@ -33,7 +33,7 @@ export function detectCompression(head: Uint8Array): StreamCompression {
 export function createDecompressor(kind: StreamCompression): Transform | Duplex {
   switch (kind) {
     case 'gzip':
-      return createGunzip({ chunkSize: 128 * 1024 });
+      return createGunzip({ chunkSize: 512 * 1024 });
     case 'zstd':
       return createZstdDecompressor();
     case 'xz':

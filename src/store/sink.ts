@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OcitoolError, withContext } from '../errors.js';
 import { digestAlgorithm, type Digest } from '../oci/digest.js';
@@ -23,6 +23,7 @@ import type { Lock } from './lock.js';
 import { StagingArea, type ObjectWriter, type StagedGroup } from './staging.js';
 import type { Store } from './store.js';
 import { TarSplitter } from './tar-split.js';
+import { ThreadedObjectWriter } from './file-objects.js';
 import { writeTag } from './tags.js';
 import { mergePresence, presenceOf, type Presence, type PresenceTree } from '../oci/graph.js';
 
@@ -172,27 +173,42 @@ export class StoreSink implements ImageSink {
    */
   private async importLayer(group: StagedGroup, desc: Descriptor, data: Readable, expectedDiffId: Digest | undefined): Promise<Digest> {
     const what = `layer ${desc.digest}`;
-    const blobWriter = group.createObjectWriter();
+    // A failed layer leaves the blob's temp file to the staging folder's removal.
+    const blobWriter = new ThreadedObjectWriter(this.staging.fileObjects());
     const diffHash = createHash('sha256');
     const splitter = new TarSplitter(group, what);
     const compression = layerCompression(desc.mediaType)!;
     const decompressor = createDecompressor(compression);
-    try {
-      await pipeline(data, new TeeToObject(blobWriter), decompressor, new HashPassThrough(diffHash), splitter);
-    } catch (err) {
-      await blobWriter.discard();
+    // Two pipelines, so that a blob that fails to decompress is still read to its end: if its
+    // digest is wrong, that is the failure to report (the bytes are not the published ones), not
+    // the decompressor's complaint about them, whichever of the two notices first.
+    const feed = new FeedUntilFailed(decompressor);
+    const [read, unpacked] = await Promise.allSettled([
+      pipeline(data, new TeeToObject(blobWriter), feed).catch((err: unknown) => {
+        decompressor.destroy(); // nothing more is coming: the other pipeline must not wait for it
+        throw err;
+      }),
+      pipeline(decompressor, new HashPassThrough(diffHash), splitter).catch((err: unknown) => {
+        feed.failed = true;
+        throw err;
+      }),
+    ]);
+    if (read.status === 'rejected') throw read.reason instanceof OcitoolError ? read.reason : withContext(`${what}: reading failed`, read.reason);
+    if (unpacked.status === 'rejected') {
+      const err = unpacked.reason;
       if (err instanceof OcitoolError) throw err;
       throw withContext(`${what}: ${compression === 'none' ? 'reading' : `${compression} decompression`} failed`, err);
     }
     const diffId = `sha256:${diffHash.digest('hex')}` as Digest;
     if (expectedDiffId && diffId !== expectedDiffId) {
-      await blobWriter.discard();
       throw new OcitoolError('DIFFID_MISMATCH', `${what}: uncompressed content has digest ${diffId}, but the config's diff_ids says ${expectedDiffId}`, {
         details: { digest: desc.digest, expected: expectedDiffId, actual: diffId },
       });
     }
     const splitId = await splitter.finishSplit(diffId);
-    const blobId = await blobWriter.finish();
+    const blob = await blobWriter.finish();
+    group.adoptStaged(blob.id, blob.temp);
+    const blobId = blob.id;
     group.addLink(this.store.paths.blob(desc.digest), blobId);
     group.addLink(this.store.paths.layer(diffId), splitId);
     this.layers.push({ blobId, splitId, diffId, fileObjects: splitter.objectIds });
@@ -311,9 +327,41 @@ class BatchPublisher {
   }
 }
 
+/**
+ * Writes into the decompressor, with its backpressure, until the decompressing side has failed;
+ * after that, takes the rest of the input and drops it (it is still verified upstream).
+ */
+class FeedUntilFailed extends Writable {
+  failed = false;
+  constructor(private readonly target: Writable) {
+    super({ highWaterMark: 256 * 1024 });
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (this.failed || this.target.destroyed) {
+      done();
+      return;
+    }
+    if (this.target.write(chunk)) {
+      done();
+      return;
+    }
+    const settle = () => {
+      this.target.off('drain', settle);
+      this.target.off('close', settle);
+      done();
+    };
+    this.target.on('drain', settle);
+    this.target.on('close', settle);
+  }
+  override _final(done: (err?: Error | null) => void): void {
+    if (!this.failed && !this.target.destroyed) this.target.end();
+    done();
+  }
+}
+
 /** Passes bytes on unchanged while writing them to an object. */
 class TeeToObject extends Transform {
-  constructor(private readonly writer: ObjectWriter) {
+  constructor(private readonly writer: { writeSync(chunk: Buffer): void }) {
     super({ highWaterMark: 256 * 1024 });
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {

@@ -13,6 +13,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { isEnoent } from '../util/fs.js';
 import { FsVerityHasher, type ObjectId } from '../verity/fsverity.js';
+import { sameContent } from './same-content.js';
+import { FileObjectThread } from './file-objects.js';
 import type { StorePaths } from './paths.js';
 
 /**
@@ -32,6 +34,7 @@ export class StagingArea {
   private counter = 0;
   private known: Set<string> | undefined;
   private readonly fanOuts = new Set<string>();
+  private fileObjectThread: FileObjectThread | undefined;
 
   constructor(readonly paths: StorePaths, readonly opId: string) {
     this.dir = path.join(paths.staging, opId);
@@ -67,6 +70,11 @@ export class StagingArea {
   /** A new group for the objects and links of one blob. */
   group(): StagedGroup {
     return new StagedGroup(this);
+  }
+
+  /** The thread that hashes and stages split-out file contents (file-objects.ts), started once. */
+  fileObjects(): FileObjectThread {
+    return (this.fileObjectThread ??= new FileObjectThread({ objectsDir: this.paths.objects, stagingDir: this.dir }));
   }
 
   /** A fresh file name in the staging folder. */
@@ -112,6 +120,7 @@ export class StagingArea {
 
   /** Removes the staging folder; only a folder that is already gone is not an error. */
   async remove(): Promise<void> {
+    await this.fileObjectThread?.stop(); // no temp file may be written after the folder is gone
     await rm(this.dir, { recursive: true, force: true });
   }
 }
@@ -193,6 +202,16 @@ export class StagedGroup {
     this.pending.set(id, file);
   }
 
+  /**
+   * Takes an object staged by the file-object thread: `temp` null means the store holds these
+   * exact bytes; a second copy of an object this group already staged is removed.
+   */
+  adoptStaged(id: ObjectId, temp: string | null): void {
+    if (temp === null) return;
+    if (this.pending.has(id)) rmSync(temp, { force: true });
+    else this.pending.set(id, temp);
+  }
+
   /** Deletes the group's staged files (its blob failed verification); nothing of it is published. */
   async discard(): Promise<void> {
     const files = [...this.pending.values()];
@@ -207,30 +226,6 @@ export class StagedGroup {
  * createObjectWriter, hasObject) is a group method.
  */
 export type Staging = StagedGroup;
-
-/** Whether `file` holds exactly `data`; false when it is absent. Synchronous: see StagingArea. */
-function sameContent(file: string, data: Buffer): boolean {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (err) {
-    if (isEnoent(err)) return false;
-    throw err;
-  }
-  try {
-    if (fstatSync(fd).size !== data.length) return false;
-    const existing = Buffer.allocUnsafe(data.length);
-    let got = 0;
-    while (got < data.length) {
-      const n = readSync(fd, existing, got, data.length - got, got);
-      if (n === 0) return false;
-      got += n;
-    }
-    return existing.equals(data);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /**
  * Streams one object into staging, computing its fs-verity id as bytes are written. Writes are
