@@ -3,7 +3,7 @@
  * image configs, `oci-layout`, Docker's archive `manifest.json`. Documents are parsed from their
  * raw bytes, which travel with the parsed value so that digests always cover what was received.
  */
-import { z } from 'zod';
+import { z } from 'zod/v3';
 import { OcitoolError } from '../errors.js';
 import { parseDigest, type Digest } from './digest.js';
 import { isIndexType, isManifestType, MediaType } from './media-types.js';
@@ -67,29 +67,29 @@ export const IndexSchema = z.object({
 export type Index = z.infer<typeof IndexSchema>;
 
 /** The parts of an image config ocitool reads; everything else is kept in the raw bytes. */
-export const ImageConfigSchema = z.looseObject({
+export const ImageConfigSchema = z.object({
   architecture: z.string().optional(),
   os: z.string().optional(),
   variant: z.string().optional(),
   'os.version': z.string().optional(),
   rootfs: z.object({ type: z.literal('layers'), diff_ids: z.array(digestSchema) }),
-});
+}).passthrough();
 export type ImageConfig = z.infer<typeof ImageConfigSchema>;
 
 export const OciLayoutSchema = z.object({ imageLayoutVersion: z.string() });
 
 /** One entry of a `docker save` archive's manifest.json. */
-export const DockerArchiveEntrySchema = z.looseObject({
+export const DockerArchiveEntrySchema = z.object({
   Config: z.string().min(1),
   RepoTags: z.array(z.string()).nullable().optional(),
   Layers: z.array(z.string()),
   LayerSources: z.record(z.string(), DescriptorSchema).optional(),
-});
+}).passthrough();
 export const DockerArchiveManifestSchema = z.array(DockerArchiveEntrySchema);
 export type DockerArchiveEntry = z.infer<typeof DockerArchiveEntrySchema>;
 
 /** Parses raw JSON bytes through a schema; `what` names the document in every error. */
-export function parseJson<T extends z.ZodType>(raw: Uint8Array, schema: T, what: string): z.infer<T> {
+export function parseJson<T extends z.ZodTypeAny>(raw: Uint8Array, schema: T, what: string): z.infer<T> {
   return validateJson(parseJsonValue(raw, what), schema, what);
 }
 
@@ -118,7 +118,7 @@ export function parseJsonValue(raw: Uint8Array, what: string): unknown {
 }
 
 /** Checks a parsed value against a schema; `what` names the document in every error. */
-export function validateJson<T extends z.ZodType>(value: unknown, schema: T, what: string): z.infer<T> {
+export function validateJson<T extends z.ZodTypeAny>(value: unknown, schema: T, what: string): z.infer<T> {
   const result = schema.safeParse(value);
   if (!result.success) {
     // Collect every problem, not just the first, so one run shows the user all that is wrong.
@@ -140,7 +140,7 @@ export type ImageDocument =
 export function parseImageDocument(raw: Uint8Array, claimedMediaType: string | undefined, what: string): ImageDocument {
   // Parsed once: the probe and the full schema both read this one value.
   const value = parseJsonValue(raw, what);
-  const probe = validateJson(value, z.looseObject({ mediaType: z.string().optional(), manifests: z.unknown().optional(), layers: z.unknown().optional() }), what);
+  const probe = validateJson(value, z.object({ mediaType: z.string().optional(), manifests: z.unknown().optional(), layers: z.unknown().optional() }).passthrough(), what);
   const own = probe.mediaType;
   if (own && claimedMediaType && (isIndexType(claimedMediaType) || isManifestType(claimedMediaType)) && own !== claimedMediaType) {
     throw new OcitoolError('MEDIA_TYPE', `${what}: document says mediaType ${own} but was described as ${claimedMediaType}`);

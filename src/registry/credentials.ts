@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { z } from 'zod';
+import { z } from 'zod/v3';
 import { OcitoolError } from '../errors.js';
 import { DEFAULT_REGISTRY } from '../oci/reference.js';
 import { validateJson } from '../oci/schemas.js';
@@ -58,12 +58,12 @@ function keyHost(key: string): string {
  * as docker's cli/config does; any other wrong type is an error naming the file, as in docker.
  */
 const nullableString = z.string().nullable().optional();
-const AuthEntrySchema = z.looseObject({ auth: nullableString, username: nullableString, password: nullableString }).nullable();
-const AuthFileSchema = z.looseObject({
+const AuthEntrySchema = z.object({ auth: nullableString, username: nullableString, password: nullableString }).passthrough().nullable();
+const AuthFileSchema = z.object({
   auths: z.record(z.string(), AuthEntrySchema).nullable().optional(),
   credHelpers: z.record(z.string(), z.string().nullable()).nullable().optional(),
   credsStore: nullableString,
-});
+}).passthrough();
 type AuthFile = z.infer<typeof AuthFileSchema>;
 type AuthEntry = z.infer<typeof AuthEntrySchema>;
 

@@ -11,7 +11,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ObjectId } from '../verity/fsverity.js';
 import { workerExecArgv } from '../util/worker.js';
-import { withContext } from '../errors.js';
+import { ioError } from '../util/output.js';
 
 /** The part ends its file. */
 export const FLAG_LAST = 1;
@@ -124,6 +124,11 @@ export class FileObjectThread {
     if (worker) await worker.terminate();
   }
 
+  /** The thread's failure once it has failed (a write error there fails every file after it). */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
   private check(): void {
     if (this.failure) throw this.failure;
     if (this.stopped) throw new Error('the file-object thread was stopped');
@@ -176,7 +181,7 @@ export class FileObjectThread {
 
   private fail(err: Error): void {
     if (this.failure || this.stopped) return;
-    this.failure = withContext(`writing file objects to ${this.setup.stagingDir}`, err);
+    this.failure = ioError(this.setup.stagingDir, err, 'cannot write file objects');
     const files = [...this.open.values()];
     this.open.clear();
     for (const file of files) file.done(err);

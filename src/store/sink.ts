@@ -184,7 +184,7 @@ export class StoreSink implements ImageSink {
     // the decompressor's complaint about them, whichever of the two notices first.
     const feed = new FeedUntilFailed(decompressor);
     const [read, unpacked] = await Promise.allSettled([
-      pipeline(data, new TeeToObject(blobWriter), feed).catch((err: unknown) => {
+      pipeline(data, new TeeToObject(blobWriter, what), feed).catch((err: unknown) => {
         decompressor.destroy(); // nothing more is coming: the other pipeline must not wait for it
         throw err;
       }),
@@ -206,7 +206,9 @@ export class StoreSink implements ImageSink {
       });
     }
     const splitId = await splitter.finishSplit(diffId);
-    const blob = await blobWriter.finish();
+    const blob = await blobWriter.finish().catch((err: unknown) => {
+      throw withContext(what, err);
+    });
     group.adoptStaged(blob.id, blob.temp);
     const blobId = blob.id;
     group.addLink(this.store.paths.blob(desc.digest), blobId);
@@ -361,14 +363,14 @@ class FeedUntilFailed extends Writable {
 
 /** Passes bytes on unchanged while writing them to an object. */
 class TeeToObject extends Transform {
-  constructor(private readonly writer: { writeSync(chunk: Buffer): void }) {
+  constructor(private readonly writer: { writeSync(chunk: Buffer): void }, private readonly what: string) {
     super({ highWaterMark: 256 * 1024 });
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     try {
       this.writer.writeSync(chunk);
     } catch (err) {
-      done(err as Error);
+      done(withContext(this.what, err));
       return;
     }
     done(null, chunk);

@@ -9,7 +9,7 @@ import { constants } from 'node:fs';
 import { access, link, lstat, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { z } from 'zod';
+import { z } from 'zod/v3';
 import { OcitoolError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import { MAX_JSON_BYTES, parseJson, type Descriptor } from '../oci/schemas.js';

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import { z } from 'zod/v3';
 import { OcitoolError } from '../errors.js';
 import { DescriptorSchema, parseJson, type Descriptor } from '../oci/schemas.js';
 import { parseDigest } from '../oci/digest.js';

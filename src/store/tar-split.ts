@@ -71,14 +71,18 @@ export class TarSplitter extends Writable {
         this.writeReady();
         return this.files.belowLimit();
       })
-      .then(() => done(this.failure ?? null), done);
+      .then(() => done(this.failure ?? null), (err: unknown) => done(this.failure ?? this.named(err)));
   }
 
   /** Finishes the split stream; `diffId` is the sha256 the caller measured over the same bytes. */
   async finishSplit(diffId: Digest): Promise<ObjectId> {
     this.parser.end();
     this.cutInline();
-    this.files.flush();
+    try {
+      this.files.flush();
+    } catch (err) {
+      throw this.named(err);
+    }
     if (this.outstanding > 0 && !this.failure) await new Promise<void>((resolve) => (this.allAnswered = resolve));
     if (this.failure) throw this.failure;
     this.writeReady();
@@ -114,6 +118,11 @@ export class TarSplitter extends Writable {
       }
       if (this.outstanding === 0) this.allAnswered?.();
     });
+  }
+
+  /** The file-object thread's failure does not name the layer; every other error here does. */
+  private named(err: unknown): Error {
+    return err === this.files.failed ? withContext(this.what, err) : (err as Error);
   }
 
   private onData(data: Buffer): void {

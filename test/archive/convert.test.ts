@@ -181,3 +181,40 @@ test('convert refuses a layer whose content does not match the config diff_id, w
   await assert.rejects(readFile(out));
   assert.deepEqual(await readdir(spool), []);
 });
+
+test('convert --compression-level: gzip defaults to level 1 (the same bytes as asking for 1), 6 writes other bytes of the same tar; bad levels are refused', async () => {
+  const { ocitool } = await import('../helpers/index.js');
+  const layerDigests = async (out: string): Promise<string[]> => {
+    const manifest = JSON.parse(await mustRun('skopeo', ['inspect', '--raw', `oci:${out}:v1`]));
+    return manifest.layers.map((l: { digest: string }) => l.digest);
+  };
+  const outs: Record<string, string[]> = {};
+  for (const [name, extra] of [['default', []], ['one', ['--compression-level', '1']], ['six', ['--compression-level', '6']]] as const) {
+    const out = path.join(dir, `level-${name}`);
+    const r = await ocitool(['convert', '-q', path.join(fixtures, 'classic.tar'), '-o', out, ...extra]);
+    assert.equal(r.code, 0, r.stderr);
+    outs[name] = await layerDigests(out);
+  }
+  assert.deepEqual(outs.default, outs.one);
+  assert.notDeepEqual(outs.one, outs.six);
+  // The same tar inside: each layer of level 6 decompresses to the bytes of its level-1 twin.
+  for (let i = 0; i < outs.one!.length; i++) {
+    const unpacked = async (name: string) => createHash('sha256').update(await gunzipFile(path.join(dir, `level-${name}`, 'blobs', 'sha256', outs[name]![i]!.slice(7)))).digest('hex');
+    assert.equal(await unpacked('six'), await unpacked('one'));
+  }
+  for (const [args, message] of [
+    [['--compression-level', '10'], /a whole number from 1 to 9 for gzip/],
+    [['--compression-level', '0'], /a whole number from 1 to 9 for gzip/],
+    [['--compress', 'zstd', '--compression-level', '20'], /from 1 to 19 for zstd/],
+    [['--compress', 'none', '--compression-level', '3'], /--compress none has no level/],
+  ] as const) {
+    const r = await ocitool(['convert', path.join(fixtures, 'classic.tar'), '-o', path.join(dir, 'level-bad'), ...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+  }
+});
+
+async function gunzipFile(file: string): Promise<Buffer> {
+  const { gunzipSync } = await import('node:zlib');
+  return gunzipSync(await readFile(file));
+}

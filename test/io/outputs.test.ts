@@ -188,3 +188,27 @@ test('a layout folder writer removes the temp files killed writers left in it (b
   assert.deepEqual(left, [path.basename(liveBlob)]);
   await mustRun('skopeo', ['inspect', '--raw', `oci:${folder}:1`]);
 });
+
+test('import-oci into a store on a full disk (1 MiB tmpfs): one line naming the layer and ENOSPC, exit 1, the store as it was', async () => {
+  const layout = path.join(dir, 'for-full-store.tar');
+  assert.equal((await ocitool(['save', 'big:1', '-o', layout], { store })).code, 0);
+  const full = path.join(dir, 'full-store');
+  const cleanup = await mountTmpfs(full, '1m');
+  try {
+    const small = path.join(full, 'store');
+    assert.equal((await ocitool(['gc'], { store: small })).code, 0); // an empty store, made by gc
+    const before = await listTree(small);
+    // The file objects are staged by the store's file-object thread: its write failure must come back as one line.
+    const r = await ocitool(['import-oci', layout, '--tag', 'big:2'], { store: small });
+    assertOneLine(r, /layer sha256:[0-9a-f]{64}.*no space left on (the )?device/i);
+    assert.deepEqual(await listTree(small), before, 'nothing of the failed import is left');
+  } finally {
+    await cleanup();
+  }
+});
+
+async function listTree(root: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) out.push(path.relative(root, path.join(entry.parentPath ?? entry.path, entry.name)));
+  return out.sort();
+}

@@ -22,6 +22,7 @@ import { removeStaleScratch, scratchPath } from '../../util/scratch.js';
 interface Options {
   output: string;
   compress: string;
+  compressionLevel?: string;
   ref?: string;
   force?: boolean;
   json?: boolean;
@@ -36,6 +37,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<archive>', 'docker save tar (plain, gzip, xz or zstd), or - for stdin')
     .requiredOption('-o, --output <out>', 'layout folder, a .tar file, or - for a tar on stdout')
     .option('--compress <kind>', 'layer compression to write: gzip, zstd or none', 'gzip')
+    .option('--compression-level <n>', 'gzip 1-9 (default 1, as crane; 6 is what docker and skopeo use: 8% smaller, twice the time), zstd 1-19 (default 3)')
     .option('--ref <ref>', 'the layout ref to give the image (an archive of one image); default: its tag')
     .option('--force', 'repoint a ref of an existing layout folder that names another image')
     .option('--json', 'print JSON lines only: progress events, then a result event (docs/events.md)')
@@ -43,6 +45,7 @@ export function register(program: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExamples:\n  $ ocitool convert debian-save.tar -o debian-oci.tar --compress zstd\n  $ docker save debian | ocitool convert - -o - | gzip > debian-oci.tar.gz\n');
   addProgressOption(cmd).action(async (archive: string, opts: Options) => {
       if (!['gzip', 'zstd', 'none'].includes(opts.compress)) throw new OcitoolError('USAGE', `--compress ${opts.compress}: one of gzip, zstd, none`);
+      const level = compressionLevel(opts.compress, opts.compressionLevel);
       const mode = progressMode(opts, ctx.stderr);
       const toStdout = opts.output === STDIO;
       if (toStdout) {
@@ -72,7 +75,7 @@ export function register(program: Command, ctx: CliContext): void {
           if (written instanceof LayoutTarSink && opts.ref !== undefined && source.images[0]!.imageNames[0]) written.setImageName(opts.ref, fullName(source.images[0]!.imageNames[0]));
           const sink = toTar && opts.ref === undefined ? written : guardLayoutSink(written, out, { force: toTar || opts.force === true, ...(opts.ref !== undefined ? { rename: opts.ref } : {}) });
           const renderer = createRenderer(mode, ctx.stderr, ctx.stdout);
-          const results = await convertArchive(source, sink, { compress: opts.compress as Compression, spoolParent: scratch, reporter: renderer.reporter });
+          const results = await convertArchive(source, sink, { compress: opts.compress as Compression, ...(level !== undefined ? { compressOptions: { level } } : {}), spoolParent: scratch, reporter: renderer.reporter });
           renderer.finish();
           const images = (await resultImages(results, readFirst(written.readSmallBlob?.bind(written), (d) => source.readBlob(d)))).map((i) => (opts.ref !== undefined ? { ...i, names: [opts.ref] } : i));
           // The tar is stdout's data with -o -: the names and digests go to stderr only.
@@ -85,4 +88,14 @@ export function register(program: Command, ctx: CliContext): void {
         await rm(scratch, { recursive: true, force: true });
       }
     });
+}
+
+/** The --compression-level value, checked against the range of the chosen compression. */
+function compressionLevel(kind: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const max = kind === 'gzip' ? 9 : kind === 'zstd' ? 19 : 0;
+  if (max === 0) throw new OcitoolError('USAGE', `--compression-level ${text}: --compress ${kind} has no level`);
+  const level = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+  if (!(level >= 1 && level <= max)) throw new OcitoolError('USAGE', `--compression-level ${text}: a whole number from 1 to ${max} for ${kind}`);
+  return level;
 }
