@@ -3,11 +3,11 @@
  * is its other half): fs-verity hash, compare with an object the store already has, or write a
  * temp file in the staging folder. Messages arrive in order and are answered in order.
  */
-import { closeSync, openSync, readdirSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, openSync, writeSync, writevSync } from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { FsVerityHasher } from '../verity/fsverity.js';
-import { isEnoent } from '../util/fs.js';
+import { listObjects } from './object-listing.js';
 import { sameContent } from './same-content.js';
 import { FLAG_LAST, FLAG_STREAM, type FileObjectBatch, type FileObjectResult, type FileObjectSetup, type FileObjectReply } from './file-objects.js';
 
@@ -28,20 +28,7 @@ let known: Set<string> | undefined;
 
 /** The objects the store held when first asked (a hint: a hit is compared byte for byte). */
 function mayHave(id: string): boolean {
-  if (!known) {
-    known = new Set();
-    let fans: string[];
-    try {
-      fans = readdirSync(setup.objectsDir);
-    } catch (err) {
-      if (!isEnoent(err)) throw err;
-      fans = [];
-    }
-    for (const fan of fans) {
-      if (fan.length !== 2) continue;
-      for (const rest of readdirSync(path.join(setup.objectsDir, fan))) known.add(fan + rest);
-    }
-  }
+  known ??= listObjects(setup.objectsDir).ids;
   return known.has(id);
 }
 

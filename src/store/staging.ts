@@ -8,12 +8,13 @@
  * blob finished first.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { isEnoent } from '../util/fs.js';
 import { FsVerityHasher, type ObjectId } from '../verity/fsverity.js';
 import { sameContent } from './same-content.js';
+import { listObjects } from './object-listing.js';
 import { FileObjectThread } from './file-objects.js';
 import type { StorePaths } from './paths.js';
 
@@ -50,19 +51,9 @@ export class StagingArea {
   /** Whether the store may hold object `id` (listed at the start, or published by this operation). */
   mayHave(id: ObjectId): boolean {
     if (!this.known) {
-      this.known = new Set();
-      let fans: string[];
-      try {
-        fans = readdirSync(this.paths.objects);
-      } catch (err) {
-        if (!isEnoent(err)) throw err;
-        fans = [];
-      }
-      for (const fan of fans) {
-        if (fan.length !== 2) continue;
-        this.fanOuts.add(fan);
-        for (const rest of readdirSync(path.join(this.paths.objects, fan))) this.known.add(fan + rest);
-      }
+      const listing = listObjects(this.paths.objects);
+      this.known = listing.ids;
+      for (const fan of listing.fanOuts) this.fanOuts.add(fan);
     }
     return this.known.has(id);
   }
