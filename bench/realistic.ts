@@ -251,9 +251,16 @@ async function profileImport(img: Images): Promise<string> {
   await fresh(dir);
   try {
     await mustRun(node, ['--cpu-prof', '--cpu-prof-dir', dir, cliPath, '--store', path.join(dir, 'store'), 'import-oci', '-q', img.ociArchive, '--tag', 'debian']);
-    const file = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
-    if (!file) return 'no profile written';
-    return summarizeProfile(JSON.parse(await readFile(path.join(dir, file), 'utf8')));
+    // One profile per thread: CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile, thread 0 the main one.
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile')).sort();
+    if (files.length === 0) return 'no profile written';
+    const parts: string[] = [];
+    for (const file of files) {
+      const thread = Number(file.split('.').at(-3));
+      parts.push(`${thread === 0 ? 'main thread' : `worker thread ${thread} (the file-object thread)`}:`);
+      parts.push(summarizeProfile(JSON.parse(await readFile(path.join(dir, file), 'utf8'))));
+    }
+    return parts.join('\n');
   } finally {
     await removeDir(dir);
   }
