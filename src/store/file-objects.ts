@@ -48,7 +48,7 @@ const YOUNG_GENERATION_MB = 4;
 /** Batch buffers kept for reuse (fresh memory costs a page fault per 4 KiB). */
 const SPARE_BATCHES = 4;
 /** Bytes handed over and not yet answered before writers wait (bounds memory). */
-const IN_FLIGHT_MAX = 4 * 1024 * 1024;
+const IN_FLIGHT_MAX = 8 * 1024 * 1024;
 
 export class FileObjectThread {
   private worker: Worker | undefined;
