@@ -61,7 +61,10 @@ export class RecompressSink implements ImageSink {
     }
     const spoolDir = await (this.spoolDir ??= mkdtemp(path.join(this.spoolParent, 'recompress-')));
     const file = path.join(spoolDir, `${desc.digest.replace(':', '-')}`);
-    const diffHash = createHash('sha256');
+    // An uncompressed source layer's digest is its diff_id, and the engine's VerifyingStream
+    // already checks these bytes against it: hashing them a second time would only repeat that.
+    const plainSource = layerCompression(desc.mediaType) === 'none';
+    const diffHash = plainSource ? undefined : createHash('sha256');
     const outHash = createHash('sha256');
     let outSize = 0;
     const what = `layer ${desc.digest}`;
@@ -72,12 +75,12 @@ export class RecompressSink implements ImageSink {
     await pipeline(
       data,
       decompressor,
-      tap((chunk) => diffHash.update(chunk)),
+      tap((chunk) => diffHash?.update(chunk)),
       createCompressor(this.target, this.compressOptions),
       tap((chunk) => { outHash.update(chunk); outSize += chunk.length; }),
       createWriteStream(file),
     );
-    const diffId = `sha256:${diffHash.digest('hex')}`;
+    const diffId = diffHash ? `sha256:${diffHash.digest('hex')}` : desc.digest;
     if (info.diffId && diffId !== info.diffId) {
       throw new OcitoolError('DIFFID_MISMATCH', `${what}: uncompressed content has digest ${diffId} but the config's diff_id is ${info.diffId}`, { details: { expected: info.diffId, actual: diffId } });
     }

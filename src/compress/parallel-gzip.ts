@@ -1,13 +1,16 @@
 /**
  * gzip output deflated across cores, the way pigz does it: the input is cut into fixed chunks
- * (128 KiB); each chunk is deflated on its own, primed with the 32 KiB before it as the preset
+ * (1 MiB); each chunk is deflated on its own, primed with the 32 KiB before it as the preset
  * dictionary, and ends with a sync flush (byte-aligned, not final); the last chunk (possibly
  * empty) ends with Z_FINISH, which sets BFINAL. The raw deflate pieces concatenate into one valid
  * deflate stream inside one gzip member, so every gzip reader accepts it.
  *
  * The chunks run on libuv's thread pool through zlib's async API (no JS workers to start, no data
  * copied between isolates); at most `threads` chunks are in flight, so memory stays bounded at
- * about threads × 2 × chunk. Each chunk's output depends only on its bytes, its dictionary and the
+ * about threads × 2 × chunk. Measured on a 170 MB root filesystem tar at level 1 on 2 cores:
+ * 128 KiB chunks, 2 in flight 1.56 s; 1 MiB chunks, 3 in flight 1.07 s (a zlib stream per chunk
+ * costs the main thread more than the chunk's deflate, and one more chunk than cores keeps both
+ * busy while the main thread hashes and writes); the output grows by 0.2%. Each chunk's output depends only on its bytes, its dictionary and the
  * level, so the output is the same for any thread count and on every run.
  */
 import { availableParallelism } from 'node:os';
@@ -15,17 +18,20 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { constants, deflateRaw, type ZlibOptions } from 'node:zlib';
 import { crc32 } from './crc32.js';
 
-export const GZIP_CHUNK = 128 * 1024;
+export const GZIP_CHUNK = 1024 * 1024;
 const DICTIONARY = 32 * 1024;
-/** Threads used when the caller does not say: the cores, capped (gzip beyond 8 rarely pays). */
-export const defaultGzipThreads = (): number => Math.max(1, Math.min(8, availableParallelism()));
+/**
+ * Chunks in flight when the caller does not say: one more than the cores, capped at 8 and below
+ * libuv's thread-pool size, so one pool thread stays free for the file reads feeding the chunks.
+ */
+export const defaultGzipThreads = (): number => Math.max(1, Math.min(8, availableParallelism() + 1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 1));
 
 export interface ParallelGzipOptions {
   /** 1-9; default 6, what gzip, docker and skopeo use. */
   level?: number;
-  /** Chunks deflated at once; default: the number of cores, at most 8. */
+  /** Chunks deflated at once; default: the cores plus one, at most 8 (defaultGzipThreads). */
   threads?: number;
-  /** Bytes per independent chunk; default 128 KiB (pigz's). At least 32 KiB. */
+  /** Bytes per independent chunk; default 1 MiB. At least 32 KiB. */
   chunkSize?: number;
 }
 
@@ -97,7 +103,9 @@ export class ParallelGzip extends Transform {
     }
     this.crc = crc32(data, this.crc);
     this.size += data.length;
-    const options: ZlibOptions = { level: this.level, finishFlush: final ? constants.Z_FINISH : constants.Z_SYNC_FLUSH };
+    // An output buffer the size of the input (plus deflate's worst-case growth) takes the whole
+    // chunk in one thread-pool round trip; zlib's default 16 KiB made dozens per chunk.
+    const options: ZlibOptions = { level: this.level, finishFlush: final ? constants.Z_FINISH : constants.Z_SYNC_FLUSH, chunkSize: Math.max(64 * 1024, data.length + (data.length >> 8) + 1024) };
     if (this.dictionary) options.dictionary = this.dictionary;
     const job = deflateChunk(data, options);
     // A failure is raised when this job's turn comes (awaited in order above); until then the

@@ -87,6 +87,23 @@ export class LayoutFolderSink implements ImageSink {
   }
 
   /**
+   * Takes a file holding a blob's verified bytes (convert's re-compressed layers, spooled beside
+   * the output) by renaming it into place; across filesystems (EXDEV) it is copied instead.
+   */
+  async adoptFile(desc: Descriptor, file: string): Promise<void> {
+    const target = this.file(desc);
+    await mkdir(path.dirname(target), { recursive: true });
+    try {
+      await rename(file, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw ioError(target, err, 'cannot move the blob into place');
+      await this.writeBlob(desc, createReadStream(file, { highWaterMark: 256 * 1024 }));
+      await rm(file, { force: true });
+    }
+    this.checked.add(desc.digest);
+  }
+
+  /**
    * Writes to a temp file beside the target and renames it into place once the verified stream
    * has ended. Writes are synchronous page-cache copies and there is no fsync per blob: commit
    * syncs the filesystem once before index.json names anything (measured: an fsync per blob and

@@ -218,3 +218,33 @@ async function gunzipFile(file: string): Promise<Buffer> {
   const { gunzipSync } = await import('node:zlib');
   return gunzipSync(await readFile(file));
 }
+
+test('a folder output takes re-compressed layers by rename, and by copy when the spool is on another filesystem (EXDEV)', async () => {
+  // /dev/shm is a tmpfs; the test folder is not: renaming between them fails with EXDEV.
+  const { mkdtemp, rm, stat: statOf } = await import('node:fs/promises');
+  const otherFs = await mkdtemp('/dev/shm/ocitool-convert-spool-');
+  assert.notEqual((await statOf(otherFs)).dev, (await statOf(dir)).dev, 'the spool must be on another filesystem');
+  try {
+    const results: Record<string, string> = {};
+    for (const [name, spoolParent] of [['same', spool], ['other', otherFs]] as const) {
+      const out = path.join(dir, `adopt-${name}`);
+      const source = await openArchiveSource({ file: path.join(fixtures, 'classic.tar') }, spoolParent);
+      try {
+        await convertArchive(source, await LayoutFolderSink.create(out), { compress: 'gzip', spoolParent });
+      } finally {
+        await source.close();
+      }
+      const raw = await mustRun('skopeo', ['inspect', '--raw', `oci:${out}:v1`]);
+      const manifest = JSON.parse(raw);
+      for (const layer of manifest.layers) {
+        const file = path.join(out, 'blobs', 'sha256', layer.digest.slice(7));
+        assert.equal(`sha256:${await sha(file)}`, layer.digest, 'each layer file holds its digest');
+      }
+      results[name] = raw;
+      assert.deepEqual(await readdir(spoolParent), [], 'nothing left in the spool');
+    }
+    assert.equal(results.same, results.other);
+  } finally {
+    await rm(otherFs, { recursive: true, force: true });
+  }
+});
