@@ -17,7 +17,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { constants, closeSync, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, symlinkSync, unlinkSync, writeSync, chmodSync, chownSync, utimesSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../util/worker.js';
 import { OcitoolError, withLaterFailure, type ErrorCode } from '../errors.js';
 import { isEnoent } from '../util/fs.js';
 import { walkTree, type Inode, type MergedTree } from './merge.js';
@@ -298,15 +299,13 @@ interface WorkerReport {
 
 /** Worker threads that wait for the file jobs; `run` shares them with the main thread. */
 function startWriters(threads: number): { run(work: FilesWork, meanwhile: () => void): Promise<FilesStats>; cancel(): Promise<unknown[]> } {
-  // The workers run a file, so options that only fit the main entry (--input-type for -e code)
-  // or the whole process (V8 heap sizes) must not be inherited: a worker started with them fails
-  // at once. Their young generation is kept small: a worker holds only a buffer per file, and a
-  // grown young generation is what made a checkout's RSS grow.
-  const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type') && !arg.startsWith('--max-'));
+  // Options the workers cannot take are left out (util/worker.ts). Their young generation is kept
+  // small: a worker holds only a buffer per file, and a grown young generation is what made a
+  // checkout's RSS grow.
   const workers: Worker[] = [];
   const reports: Promise<WorkerReport>[] = [];
   for (let i = 1; i < threads; i++) {
-    const worker = new Worker(new URL('./write-files-worker.js', import.meta.url), { execArgv, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+    const worker = startWorker(new URL('./write-files-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     workers.push(worker);
     reports.push(new Promise((resolve, reject) => {
       worker.once('message', resolve);

@@ -8,9 +8,9 @@
  * One thread serves a whole operation (every layer of a pull shares it); it is started on first
  * use and stopped when the staging folder is removed.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { ObjectId } from '../verity/fsverity.js';
-import { workerExecArgv } from '../util/worker.js';
+import { startWorker } from '../util/worker.js';
 import { ioError } from '../util/output.js';
 
 /** The part ends its file. */
@@ -149,9 +149,8 @@ export class FileObjectThread {
   }
 
   private start(): Worker {
-    const worker = new Worker(new URL('./file-object-worker.js', import.meta.url), {
+    const worker = startWorker(new URL('./file-object-worker.js', import.meta.url), {
       workerData: this.setup,
-      execArgv: workerExecArgv(),
       resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
     });
     worker.on('message', (reply: FileObjectReply) => this.onReply(reply));

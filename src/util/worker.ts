@@ -1,8 +1,19 @@
 /**
- * Options for worker threads, from the process's own: a worker runs a file, so options that only
- * fit the main entry (--input-type for -e code) are dropped, and so are V8 heap sizes, which a
- * worker refuses in execArgv (each worker sets its own limits with resourceLimits).
+ * Worker threads started with the process's own options where a worker takes them: options that
+ * only fit the main entry (--input-type for -e code) are dropped, and so are the ones a worker
+ * refuses (V8 options such as --max-semi-space-size or --expose-gc, which act process-wide
+ * anyway, and per-process ones): Node names them in its refusal, and the worker starts without.
  */
-export function workerExecArgv(): string[] {
-  return process.execArgv.filter((arg) => !/^--(input-type|expose[-_]gc|max[-_]semi[-_]space[-_]size|max[-_]old[-_]space[-_]size|max[-_]young[-_]generation[-_]size|min[-_]semi[-_]space[-_]size)/.test(arg));
+import { Worker, type WorkerOptions } from 'node:worker_threads';
+
+export function startWorker(script: URL, options: WorkerOptions = {}): Worker {
+  const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+  try {
+    return new Worker(script, { ...options, execArgv });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
+    // "Initiated Worker with invalid execArgv flags: --a, --b=1"
+    const refused = new Set((err as Error).message.replace(/^[^:]*:/, '').split(',').map((flag) => flag.trim()));
+    return new Worker(script, { ...options, execArgv: execArgv.filter((arg) => !refused.has(arg)) });
+  }
 }

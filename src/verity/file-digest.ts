@@ -10,9 +10,8 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { withContext } from '../errors.js';
-import { workerExecArgv } from '../util/worker.js';
+import { startWorker } from '../util/worker.js';
 import { descriptorDigest, digestSize, hashDataBlock, rootFromBlockHashes, VERITY_BLOCK_SIZE, type VerityAlgorithm } from './fsverity.js';
 
 /** Bytes claimed at a time; a multiple of the block size. */
@@ -111,7 +110,7 @@ export async function fsverityDigestOfFile(file: string, algorithm: VerityAlgori
 
 function runWorker(job: BlockHashJob): Promise<void> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./block-hash-worker.js', import.meta.url), { workerData: job, execArgv: workerExecArgv() });
+    const worker = startWorker(new URL('./block-hash-worker.js', import.meta.url), { workerData: job });
     worker.once('error', reject);
     worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`block hashing thread exited with ${code}`))));
   });

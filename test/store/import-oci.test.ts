@@ -124,3 +124,48 @@ test('a second import of the same layout writes no new object', async () => {
   assert.match(r.stderr, /skipped/);
   assert.deepEqual(await listFiles(path.join(store, 'objects')), before);
 });
+
+test('identical files inside one layer, small (hashed in memory) and over 1 MiB (written as they stream), are stored once; the layer reassembles byte for byte', async () => {
+  const small = { size: 5000, seed: 7 };
+  const large = { size: 3 * 1024 * 1024 + 123, seed: 8 };
+  const files = [
+    { name: 'a/', type: 'directory' as const },
+    { name: 'a/small-1', ...small }, { name: 'a/large-1', ...large },
+    { name: 'a/small-2', ...small }, { name: 'a/large-2', ...large },
+    { name: 'a/small-3', ...small }, { name: 'a/other', size: 70, seed: 9 },
+  ];
+  const image = await buildImage(path.join(dir, 'dups'), 'dups', [files]);
+  const storeDir = path.join(dir, 'store-dups');
+  const r = await ocitool(['import-oci', image.gzip, '--tag', 'dups'], { store: storeDir });
+  assert.equal(r.code, 0, r.stderr);
+  // Objects: small, large, other (70 bytes is over the 64-byte inline limit), the gzip blob, the
+  // split stream, config, manifest. Every duplicate's temp file was removed with staging.
+  assert.equal((await listFiles(path.join(storeDir, 'objects'))).length, 3 + 1 + 1 + 1 + 1);
+  assert.deepEqual(await readdir(path.join(storeDir, 'staging')), []);
+  const store = await Store.open(storeDir);
+  const index = JSON.parse(await readFile(path.join(image.gzip, 'index.json'), 'utf8'));
+  const manifest = JSON.parse(await readFile(path.join(image.gzip, 'blobs/sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+  const config = JSON.parse(await readFile(path.join(image.gzip, 'blobs/sha256', manifest.config.digest.slice(7)), 'utf8'));
+  const chunks: Buffer[] = [];
+  for await (const chunk of await store.openLayer(parseDigest(config.rootfs.diff_ids[0]))) chunks.push(chunk as Buffer);
+  assert.ok(Buffer.concat(chunks).equals(await readFile(image.layerTars[0]!)), 'byte-exact tar');
+  assert.equal((await ocitool(['fsck'], { store: storeDir })).code, 0);
+});
+
+test('node options a worker thread refuses (V8 ones such as --expose-gc, --max-semi-space-size) do not stop the threads: import, fsverity-digest and checkout run', async () => {
+  const { run, cliPath } = await import('../helpers/index.js');
+  const storeDir = path.join(dir, 'store-v8-flags');
+  const flags = ['--expose-gc', '--max-semi-space-size=2', '--stack-size=900'];
+  const cli = (args: string[]) => run(process.execPath, [...flags, cliPath, ...args], { env: { OCITOOL_STORE: storeDir } });
+  const imported = await cli(['import-oci', a.gzip, '--tag', 'a']);
+  assert.equal(imported.code, 0, imported.stderr);
+  // A file over 32 MiB is hashed on more than one thread.
+  const big = path.join(dir, 'big-for-threads');
+  await writeFile(big, Buffer.alloc(33 * 1024 * 1024, 1));
+  const measured = await cli(['fsverity-digest', big]);
+  assert.equal(measured.code, 0, measured.stderr);
+  assert.equal(measured.stdout, (await ocitool(['fsverity-digest', big])).stdout);
+  const out = path.join(dir, 'checkout-v8-flags');
+  const checkedOut = await cli(['checkout', 'a', out]);
+  assert.equal(checkedOut.code, 0, checkedOut.stderr);
+});
