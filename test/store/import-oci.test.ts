@@ -169,3 +169,21 @@ test('node options a worker thread refuses (V8 ones such as --expose-gc, --max-s
   const checkedOut = await cli(['checkout', 'a', out]);
   assert.equal(checkedOut.code, 0, checkedOut.stderr);
 });
+
+test('a failed import through the library leaves no file descriptor open (stopping the file-object thread closes the files it was writing)', async () => {
+  const { openStore, importLayout } = await import('../../src/index.js');
+  const { copyLayout } = await import('../helpers/layouts.js');
+  const layout = await copyLayout(a.gzip, path.join(dir, 'fd-bad-layout'));
+  const index = JSON.parse(await readFile(path.join(layout, 'index.json'), 'utf8'));
+  const manifest = JSON.parse(await readFile(path.join(layout, 'blobs/sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+  const layerFile = path.join(layout, 'blobs/sha256', manifest.layers[0].digest.slice(7));
+  const data = await readFile(layerFile);
+  data[data.length - 20] ^= 0x01; // inside the gzip trailer: every file decompresses, the digest is wrong
+  await writeFile(layerFile, data);
+  const store = await openStore(path.join(dir, 'store-fd'));
+  const openFds = async () => (await readdir('/proc/self/fd')).length;
+  await importLayout(store, b.gzip, { names: ['warm-up'] }); // another image (a's layer must not be in the store): loads modules, opens what stays open
+  const before = await openFds();
+  for (let i = 0; i < 3; i++) await assert.rejects(importLayout(store, layout, { names: ['bad'] }), /digest mismatch|incorrect data check/);
+  assert.equal(await openFds(), before);
+});
