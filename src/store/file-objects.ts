@@ -116,12 +116,20 @@ export class FileObjectThread {
     if (this.parts.length > 0) this.send();
   }
 
-  /** Stops the thread; files not answered yet get no answer (their temp files go with the staging folder). */
+  /**
+   * Stops the thread (terminating it closes the files it had open). Files not answered yet are
+   * answered with a failure, so nothing waits forever; their temp files go with the staging folder.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     const worker = this.worker;
     this.worker = undefined;
     if (worker) await worker.terminate();
+    this.failure ??= new Error('the file-object thread was stopped');
+    const files = [...this.open.values()];
+    this.open.clear();
+    for (const file of files) file.done(this.failure);
+    this.wake();
   }
 
   /** The thread's failure once it has failed (a write error there fails every file after it). */
