@@ -84,7 +84,7 @@ export async function runArchiveBench(): Promise<void> {
     console.log(line('load', load, 'skopeo copy oci-archive: oci:'));
     console.log(line('convert', convert, 'skopeo copy docker-archive: oci:'));
     console.log(line('convert0', convertPlain, 'skopeo copy --dest-decompress docker-archive: oci:'));
-    console.log('  (convert: gzip of incompressible data; zlib level 6 on one core vs skopeo\'s parallel klauspost gzip, which stores such blocks; convert0 compares the pipeline without compression)');
+    console.log('  (convert: gzip of incompressible data; zlib deflate (level 1, parallel chunks) still searches every block for matches, where skopeo\'s klauspost gzip detects incompressible blocks and stores them; convert0 compares the pipeline without compression; the realistic bench converts a real root filesystem)');
   } finally {
     await removeDir(work);
   }
