@@ -188,10 +188,11 @@ export class FileObjectThread {
 
   private fail(err: Error): void {
     if (this.failure || this.stopped) return;
-    this.failure = ioError(this.setup.stagingDir, err, 'cannot write file objects');
+    const failure = ioError(this.setup.stagingDir, err, 'cannot write file objects');
+    this.failure = failure;
     const files = [...this.open.values()];
     this.open.clear();
-    for (const file of files) file.done(err);
+    for (const file of files) file.done(failure);
     this.wake();
   }
 
