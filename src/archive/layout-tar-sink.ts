@@ -13,7 +13,7 @@ import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { OcitoolError, withContext } from '../errors.js';
+import { OcitoolError, withContext, withLaterFailure } from '../errors.js';
 import type { BlobInfo, ImageSink, ImageSource, SinkRoot } from '../copy/transport.js';
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
 import { isIndexType } from '../oci/media-types.js';
@@ -110,10 +110,9 @@ export class LayoutTarSink implements ImageSink {
     // and pipeline would wait for it forever).
     const out = handle ? handle.createWriteStream({ highWaterMark: 256 * 1024 }) : (this.output as { stream: Writable }).stream;
     const pack = tar.pack();
-    const written = pipeline(pack, out, { end: handle !== undefined });
-    // Awaited below; without a handler now, a write error (ENOSPC, EPIPE) raised while an entry
-    // is still streaming would be an unhandled rejection and end the process with a stack trace.
-    written.catch(() => {});
+    // The output's outcome, as a value: its write error (ENOSPC, EPIPE) can come while an entry is
+    // still streaming, before anything awaits it, and is read below in both paths.
+    const written: Promise<unknown> = pipeline(pack, out, { end: handle !== undefined }).then(() => undefined, (err: unknown) => err ?? new Error('the output failed'));
     try {
       const header = (name: string, size: number, type: 'file' | 'directory' = 'file') =>
         ({ name, size, type, mode: type === 'directory' ? 0o755 : 0o644, mtime: FIXED_MTIME, uid: 0, gid: 0, uname: '', gname: '' });
@@ -133,7 +132,8 @@ export class LayoutTarSink implements ImageSink {
         }
       }
       pack.finalize();
-      await written;
+      const writeErr = await written;
+      if (writeErr !== undefined) throw writeErr;
       if (handle && target) {
         const file = (this.output as { file: string }).file;
         await syncFile(target).catch((err: unknown) => { throw ioError(file, err); });
@@ -142,12 +142,13 @@ export class LayoutTarSink implements ImageSink {
       }
     } catch (err) {
       pack.destroy(err as Error);
-      // Its failure is `err` or follows from it; reported through `err` below.
-      await written.catch(() => {});
-      // Closed by the stream already (then this rejects), or closed now: the handle is gone either way.
-      if (handle) await handle.close().catch(() => {});
+      await written; // settles (never rejects): its error is read by `failure`
+      // Closed by the stream already (a second close does nothing), or closed now.
+      let closeErr: unknown;
+      if (handle) await handle.close().catch((e: unknown) => (closeErr = e));
       if (target) await rm(target, { force: true });
-      throw await this.failure(written, err);
+      const failure = await this.failure(written, err);
+      throw closeErr === undefined ? failure : withLaterFailure(failure, closeErr, `closing ${target}`);
     } finally {
       await this.cleanup();
     }
@@ -158,10 +159,10 @@ export class LayoutTarSink implements ImageSink {
    * output path when there is one (the entry being streamed then only says "premature close"),
    * else the error that stopped the commit (a source that failed to read or verify).
    */
-  private async failure(written: Promise<void>, err: unknown): Promise<OcitoolError> {
+  private async failure(written: Promise<unknown>, err: unknown): Promise<OcitoolError> {
     if (err instanceof OcitoolError) return err;
     const label = 'file' in this.output ? this.output.file : this.output.label;
-    const writeErr = await written.then(() => undefined, (e: unknown) => e);
+    const writeErr = await written;
     const outputErr = writeErr !== undefined && writeErr !== err ? writeErr : (err as NodeJS.ErrnoException | undefined)?.syscall === 'write' ? err : undefined;
     if (outputErr !== undefined) return ioError(label, outputErr);
     return withContext(this.description, err);

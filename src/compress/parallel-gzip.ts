@@ -17,6 +17,7 @@ import { availableParallelism } from 'node:os';
 import { Transform, type TransformCallback } from 'node:stream';
 import { constants, deflateRaw, type ZlibOptions } from 'node:zlib';
 import { crc32 } from './crc32.js';
+import { InOrder } from './in-order.js';
 
 export const GZIP_CHUNK = 1024 * 1024;
 const DICTIONARY = 32 * 1024;
@@ -50,7 +51,7 @@ export class ParallelGzip extends Transform {
   private size = 0;
   private headerSent = false;
   /** Deflates in flight, in output order. */
-  private readonly queue: Promise<Buffer>[] = [];
+  private readonly queue = new InOrder<Buffer>();
 
   constructor(options: ParallelGzipOptions = {}) {
     super();
@@ -75,14 +76,14 @@ export class ParallelGzip extends Transform {
     while (this.pendingBytes >= this.chunkSize) {
       this.dispatch(this.takeBytes(this.chunkSize), false);
       // Keep at most `threads` chunks in flight: waiting for the oldest is the back-pressure.
-      while (this.queue.length >= this.threads) this.push(await this.queue.shift()!);
+      while (this.queue.length >= this.threads) this.push(await this.queue.next());
     }
   }
 
   private async finish(): Promise<void> {
     await this.drainFull();
     this.dispatch(this.takeBytes(this.pendingBytes), true);
-    while (this.queue.length > 0) this.push(await this.queue.shift()!);
+    while (this.queue.length > 0) this.push(await this.queue.next());
     const trailer = Buffer.alloc(8);
     trailer.writeUInt32LE(this.crc >>> 0, 0);
     trailer.writeUInt32LE(this.size % 0x100000000, 4);
@@ -107,11 +108,7 @@ export class ParallelGzip extends Transform {
     // chunk in one thread-pool round trip; zlib's default 16 KiB made dozens per chunk.
     const options: ZlibOptions = { level: this.level, finishFlush: final ? constants.Z_FINISH : constants.Z_SYNC_FLUSH, chunkSize: Math.max(64 * 1024, data.length + (data.length >> 8) + 1024) };
     if (this.dictionary) options.dictionary = this.dictionary;
-    const job = deflateChunk(data, options);
-    // A failure is raised when this job's turn comes (awaited in order above); until then the
-    // rejection must not count as unhandled. Nothing is lost: the awaited promise still rejects.
-    job.catch(() => {});
-    this.queue.push(job);
+    this.queue.add(deflateChunk(data, options));
     // The chunk is at least 32 KiB unless it is the last: its tail primes the next chunk.
     if (!final) this.dictionary = data.subarray(data.length - DICTIONARY);
   }

@@ -19,6 +19,7 @@ import { delimiter, join } from 'node:path';
 import { Duplex, Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { defaultGzipThreads } from './parallel-gzip.js';
+import { InOrder } from './in-order.js';
 
 const require = createRequire(import.meta.url);
 
@@ -95,9 +96,11 @@ class ProgramStream extends Duplex {
     child.stdout.on('data', (data: Buffer) => {
       if (!this.push(data)) child.stdout.pause();
     });
-    // EPIPE here means the program stopped reading (it exited, on bad data): its exit status and
-    // message, reported below, say why; the write error itself adds nothing.
-    child.stdin.on('error', () => {});
+    // EPIPE means the program stopped reading (it exited, on bad data): its exit status and
+    // message, reported below, say why. Any other write error is the stream's failure.
+    child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') this.destroy(err);
+    });
     child.on('error', (err) => this.destroy(err));
     child.on('close', (code, signal) => {
       this.exited = true;
@@ -167,7 +170,7 @@ class FramedZstdCompress extends Transform {
   private readonly threads: number;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  private readonly queue: Promise<Buffer>[] = [];
+  private readonly queue = new InOrder<Buffer>();
   private frames = 0;
 
   constructor(level: number, threads: number) {
@@ -187,7 +190,7 @@ class FramedZstdCompress extends Transform {
     // Empty input still gets one (empty) frame: an empty file is not a zstd stream.
     this.dispatchFrames(this.frames === 0 ? 0 : 1)
       .then(async () => {
-        while (this.queue.length > 0) this.push(await this.queue.shift()!);
+        while (this.queue.length > 0) this.push(await this.queue.next());
         callback();
       })
       .catch(callback);
@@ -200,12 +203,9 @@ class FramedZstdCompress extends Transform {
       const n = Math.min(ZSTD_FRAME, all.length);
       this.pending = n < all.length ? [all.subarray(n)] : [];
       this.pendingBytes = all.length - n;
-      const job = this.encoder.encode(all.subarray(0, n));
+      this.queue.add(this.encoder.encode(all.subarray(0, n)));
       this.frames++;
-      // Rejections surface when the job's turn comes, in order; until then they are not unhandled.
-      job.catch(() => {});
-      this.queue.push(job);
-      while (this.queue.length >= this.threads) this.push(await this.queue.shift()!);
+      while (this.queue.length >= this.threads) this.push(await this.queue.next());
     }
   }
 }

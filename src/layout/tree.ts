@@ -42,7 +42,10 @@ export class FolderTree implements FileTree {
     const rootReal = await realpath(this.root);
     if (real !== rootReal && !real.startsWith(rootReal + path.sep)) {
       // Not a link itself (a folder on the way is): name where it resolved to instead.
-      const link = await readlink(full).catch(() => real);
+      const link = await readlink(full).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'EINVAL') return real; // not a link itself
+        throw withContext(`${this.description}: ${rel}`, err);
+      });
       throw new OcitoolError('PATH_UNSAFE', `${this.description}: ${rel} is a link to ${link}, outside the layout`);
     }
     return real;

@@ -116,7 +116,10 @@ export function runCredentialHelper(helper: string, server: string, env: NodeJS.
         reject(new OcitoolError('AUTH', `credential helper ${program} gave an unreadable answer`));
       }
     });
-    child.stdin.on('error', () => {});
+    // EPIPE: the helper exited without reading the server name; its exit status says the rest.
+    child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') reject(new OcitoolError('AUTH', `credential helper ${program}: cannot write to it: ${err.message}`, { cause: err }));
+    });
     child.stdin.end(server);
   });
 }

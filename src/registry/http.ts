@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { PassThrough } from 'node:stream';
 import fetch, { type Response } from 'node-fetch';
-import { OcitoolError, redact } from '../errors.js';
+import { OcitoolError, redact, withLaterFailure } from '../errors.js';
 
 /** Registries chain at most a couple of redirects (registry to CDN); more means a loop. */
 export const MAX_REDIRECTS = 10;
@@ -172,8 +172,9 @@ export class IdleTimeoutError extends OcitoolError {
  * we wait for the next chunk. The clock runs only while we wait, so a slow consumer (disk, hash)
  * never counts against the peer. On timeout the body is destroyed, freeing its socket.
  */
-export async function* idleGuarded(body: AsyncIterable<Buffer> & { destroy(): void }, idleMs: number): AsyncGenerator<Buffer> {
+export async function* idleGuarded(body: AsyncIterable<Buffer> & { destroy(err?: Error): void }, idleMs: number): AsyncGenerator<Buffer> {
   const iterator = body[Symbol.asyncIterator]();
+  let failure: { err: unknown } | undefined;
   try {
     for (;;) {
       let timer: NodeJS.Timeout | undefined;
@@ -188,20 +189,28 @@ export async function* idleGuarded(body: AsyncIterable<Buffer> & { destroy(): vo
         clearTimeout(timer);
       }
       if (step === 'idle') {
-        // Nothing is lost: the pending read can only reject because we destroy the body on the
-        // next line, and that rejection is this timeout, thrown below as IdleTimeoutError.
-        next.catch(() => {});
-        body.destroy();
-        throw new IdleTimeoutError(idleMs);
+        // The body is destroyed with the timeout itself, so the pending read fails with that same
+        // error; it is awaited, and anything else it fails with is said with the timeout.
+        const timeout = new IdleTimeoutError(idleMs);
+        body.destroy(timeout);
+        const late = await next.then(() => undefined, (err: unknown) => err);
+        if (late !== undefined && late !== timeout) timeout.message += ` (and the read failed: ${late instanceof Error ? late.message : String(late)})`;
+        throw timeout;
       }
       if (step.done) return;
       yield step.value;
     }
+  } catch (err) {
+    failure = { err };
+    throw err;
   } finally {
-    // Stopped early (error, cap reached, consumer gone): release the socket. Nothing is lost if
-    // closing fails: every byte we wanted was read or the read already failed with its own error,
-    // and the socket is destroyed either way.
-    iterator.return?.()?.catch(() => {});
+    // Stopped early (error, cap reached, consumer gone): release the socket. A failure to close
+    // is reported, with the failure that stopped us when there is one.
+    try {
+      await iterator.return?.();
+    } catch (closeErr) {
+      throw failure ? withLaterFailure(failure.err, closeErr, 'closing the response body') : closeErr;
+    }
   }
 }
 

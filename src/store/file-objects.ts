@@ -210,15 +210,17 @@ export class FileObjectThread {
  */
 export class ThreadedObjectWriter {
   private readonly fileId: number;
-  private readonly result: Promise<FileObjectResult>;
+  /** The thread's answer when it came before `finish` asked for it. */
+  private answer: { err: Error | undefined; result: FileObjectResult | undefined } | undefined;
+  private waiting: FileObjectDone | undefined;
 
   constructor(private readonly thread: FileObjectThread) {
-    let settle!: FileObjectDone;
-    this.result = new Promise<FileObjectResult>((resolve, reject) => {
-      settle = (err, result) => (err ? reject(err) : resolve(result!));
+    // No promise until `finish`: a writer whose layer failed before it finished is never asked,
+    // and its answer (the same failure, or a temp file the staging folder's removal takes) stays here.
+    this.fileId = thread.begin(true, (err, result) => {
+      if (this.waiting) this.waiting(err, result);
+      else this.answer = { err, result };
     });
-    this.result.catch(() => undefined); // observed by finish(); a discarded writer's failure is the caller's failure already
-    this.fileId = thread.begin(true, settle);
   }
 
   writeSync(chunk: Buffer): void {
@@ -226,9 +228,13 @@ export class ThreadedObjectWriter {
   }
 
   /** The object's id and its staged temp file, once the thread has written it all. */
-  finish(): Promise<FileObjectResult> {
+  async finish(): Promise<FileObjectResult> {
     this.thread.end(this.fileId);
     this.thread.flush();
-    return this.result;
+    return new Promise<FileObjectResult>((resolve, reject) => {
+      const settle: FileObjectDone = (err, result) => (err ? reject(err) : resolve(result!));
+      if (this.answer) settle(this.answer.err, this.answer.result);
+      else this.waiting = settle;
+    });
   }
 }

@@ -20,6 +20,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { OcitoolError } from '../errors.js';
 import { isEnoent, listNames } from '../util/fs.js';
+import { ioError } from '../util/output.js';
 
 /** How long a command waits for the lock unless `--wait SECONDS` says otherwise. */
 export const DEFAULT_LOCK_WAIT_SECONDS = 300;
@@ -93,6 +94,9 @@ async function openLockFile(dir: string): Promise<number | undefined> {
   }
 }
 
+/** Why a file in a store we may only read cannot be removed. */
+const READ_ONLY_ERRORS = new Set(['EROFS', 'EACCES', 'EPERM']);
+
 function lockError(file: string, err: unknown): OcitoolError {
   return new OcitoolError('STORE', `store lock ${file}: ${(err as Error).message}`, { cause: err });
 }
@@ -162,14 +166,19 @@ export async function readOwners(dir: string): Promise<LockOwner[]> {
     let owner: LockOwner;
     try {
       owner = { ...(JSON.parse(await readFile(file, 'utf8')) as Omit<LockOwner, 'file'>), file };
-    } catch {
-      // Removed since the listing, or being written by its holder: only a message loses a name.
-      continue;
+    } catch (err) {
+      // Removed since the listing, or being written by its holder (not yet whole JSON): only a
+      // message loses a name. Any other read error is the store's and is reported.
+      if (isEnoent(err) || err instanceof SyntaxError) continue;
+      throw ioError(file, err, 'cannot read the lock owner file');
     }
     if (typeof owner.pid !== 'number') continue;
     if (ownerIsGone(owner)) {
-      // Best effort: a leftover of a dead process; a read-only store keeps it and we ignore it.
-      await rm(file, { force: true }).catch(() => {});
+      // A leftover of a dead process. A read-only store keeps it (it is skipped like this every
+      // time); any other failure to remove it is reported.
+      await rm(file, { force: true }).catch((err: unknown) => {
+        if (!READ_ONLY_ERRORS.has((err as NodeJS.ErrnoException).code ?? '')) throw ioError(file, err, 'cannot remove the owner file of a dead process');
+      });
       continue;
     }
     owners.push(owner);
