@@ -27,39 +27,34 @@ export type EntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'char' |
 /** Where a regular file's bytes are: inline (small files, kept in the split stream) or an object. */
 export type Content = { kind: 'inline'; data: Buffer } | { kind: 'object'; id: string };
 
-/** One tar entry of a layer, already decoded (PAX records applied). */
-export interface LayerEntry {
-  /** As in the tar: may start with `./` or `/`, may hold `..`; resolved here. */
-  name: string;
-  type: EntryType;
+/** What a tar entry and an inode both carry about a file. */
+interface FileMetadata {
   mode: number;
   uid: number;
   gid: number;
   /** Seconds and nanoseconds since the epoch. */
   mtime: { sec: number; nsec: number };
   size: number;
-  /** Symlink target (kept byte for byte), or the path a hardlink names. */
+  /** Symlink target (kept byte for byte); for a tar hardlink entry, the path it names. */
   linkname?: string;
   devMajor?: number;
   devMinor?: number;
-  /** Extended attributes from PAX `SCHILY.xattr.*` records. */
-  xattrs?: Map<string, Buffer>;
   content?: Content;
 }
 
+/** One tar entry of a layer, already decoded (PAX records applied). */
+export interface LayerEntry extends FileMetadata {
+  /** As in the tar: may start with `./` or `/`, may hold `..`; resolved here. */
+  name: string;
+  type: EntryType;
+  /** Extended attributes from PAX `SCHILY.xattr.*` records. */
+  xattrs?: Map<string, Buffer>;
+}
+
 /** What a path holds; hardlinked paths share one Inode object. */
-export interface Inode {
+export interface Inode extends FileMetadata {
   type: Exclude<EntryType, 'hardlink'>;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: { sec: number; nsec: number };
-  size: number;
-  linkname?: string;
-  devMajor?: number;
-  devMinor?: number;
   xattrs: Map<string, Buffer>;
-  content?: Content;
   /** Paths in the final tree that name this inode (filled in by `finish`). */
   nlink: number;
 }
