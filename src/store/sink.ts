@@ -140,14 +140,22 @@ export class StoreSink implements ImageSink {
       if (info.kind === 'layer' && isTarLayerType(desc.mediaType)) {
         keys.push(layerKey(await this.importLayer(group, desc, data, info.diffId)));
       } else {
-        const writer = group.createObjectWriter();
+        // Hashed and written on the file-object thread, as a layer's blob is; a failed blob's
+        // temp file goes with the staging folder.
+        const files = this.staging.fileObjects();
+        const writer = new ThreadedObjectWriter(files);
+        let blob;
         try {
-          for await (const chunk of data) await writer.write(chunk as Buffer);
-          group.addLink(this.store.paths.blob(desc.digest), await writer.finish());
+          for await (const chunk of data) {
+            writer.writeSync(chunk as Buffer);
+            await files.belowLimit();
+          }
+          blob = await writer.finish();
         } catch (err) {
-          await writer.discard();
-          throw err;
+          throw err === files.failed ? withContext(`blob ${desc.digest}`, err) : err;
         }
+        group.adoptStaged(blob.id, blob.temp);
+        group.addLink(this.store.paths.blob(desc.digest), blob.id);
       }
     } catch (err) {
       // The blob failed a check (or its read failed): nothing split out of it may be published.

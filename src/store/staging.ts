@@ -231,10 +231,6 @@ export class ObjectWriter {
 
   constructor(private readonly group: StagedGroup, private readonly file: string) {}
 
-  async write(chunk: Buffer): Promise<void> {
-    this.writeSync(chunk);
-  }
-
   writeSync(chunk: Buffer): void {
     this.fd ??= openSync(this.file, 'w');
     this.hasher.update(chunk);
