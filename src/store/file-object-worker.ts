@@ -7,7 +7,7 @@ import { closeSync, openSync, writeSync, writevSync } from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { FsVerityHasher } from '../verity/fsverity.js';
-import { listObjects } from './object-listing.js';
+import { listObjectIds } from './object-listing.js';
 import { sameContent } from './same-content.js';
 import { FLAG_LAST, FLAG_STREAM, type FileObjectBatch, type FileObjectResult, type FileObjectSetup, type FileObjectReply } from './file-objects.js';
 
@@ -28,7 +28,7 @@ let known: Set<string> | undefined;
 
 /** The objects the store held when first asked (a hint: a hit is compared byte for byte). */
 function mayHave(id: string): boolean {
-  known ??= listObjects(setup.objectsDir).ids;
+  known ??= listObjectIds(setup.objectsDir);
   return known.has(id);
 }
 

@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { Digest } from '../oci/digest.js';
 import { isEnoent, listNames } from '../util/fs.js';
 import { FsVerityHasher, isObjectId, type ObjectId } from '../verity/fsverity.js';
-import { linkTarget } from './intact.js';
+import { linkedObject } from './links.js';
 import { computeReach, type Problem } from './reach.js';
 import { openSplitStream } from './split-stream.js';
 import type { Store } from './store.js';
@@ -109,7 +109,7 @@ class Check {
   private async linked(link: string, what: string): Promise<ObjectId | undefined> {
     let id: ObjectId | undefined;
     try {
-      id = await linkTarget(link);
+      id = await linkedObject(link);
     } catch (err) {
       this.problem('unreadable-link', link, `${what}: link ${link} cannot be read: ${(err as Error).message}`);
       return undefined;
@@ -211,12 +211,10 @@ class Check {
       this.problem('unreadable-folder', this.store.paths.tags, (err as Error).message);
       return;
     }
-    // computeReach walks store.listTags(), which refuses a store with any unreadable tag; this
-    // view gives it the readable ones, so their images are checked too.
-    const view = Object.create(this.store) as Store;
-    view.listTags = async () => tags;
+    // The readable tags (store.listTags() would refuse a store with any unreadable one), so their
+    // images are checked too.
     try {
-      this.problems.push(...(await computeReach(view)).problems);
+      this.problems.push(...(await computeReach(this.store, tags)).problems);
     } catch (err) {
       this.problem('corrupt-image', this.store.root, `walking the tagged images failed: ${(err as Error).message}`);
     }

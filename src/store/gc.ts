@@ -26,12 +26,6 @@ export interface GcResult {
   dryRun: boolean;
 }
 
-/**
- * Problem kinds that say nothing about what a tag reaches. None so far: a missing blob may be a
- * config whose diff_ids name layers, so every problem stops gc.
- */
-export const INFORMATIONAL_PROBLEMS: ReadonlySet<string> = new Set<string>();
-
 /** Every name in a folder, dot files included. */
 async function listAllNames(dir: string): Promise<string[]> {
   try {
@@ -68,14 +62,16 @@ export async function gc(store: Store, options: { dryRun?: boolean } = {}): Prom
     // always has one: both refuse rather than remove everything.
     if (!(await exists(store.paths.tags))) throw refuse(`the tags folder ${store.paths.tags} is missing (create it empty if the store really has no tags)`);
     let bad;
+    let tags;
     try {
-      ({ bad } = await store.readAllTags());
+      ({ bad, tags } = await store.readAllTags());
     } catch (err) {
       throw refuse((err as Error).message);
     }
     if (bad.length) throw refuse(`${bad.length} tag${bad.length > 1 ? 's' : ''} cannot be read, first ${bad[0]!.name} (${bad[0]!.file}): ${bad[0]!.message} (run ocitool fsck, or ocitool rm the tag)`);
-    const reach = await computeReach(store);
-    const blocking: Problem[] = reach.problems.filter((p) => !INFORMATIONAL_PROBLEMS.has(p.kind));
+    const reach = await computeReach(store, tags); // the tags just read, not read again
+    // Every problem stops gc: a missing blob may be a config whose diff_ids name layers.
+    const blocking: Problem[] = reach.problems;
     if (blocking.length) throw refuse(`the tags' graph cannot be fully read (${blocking.length} problem${blocking.length > 1 ? 's' : ''}), first ${blocking[0]!.kind}: ${blocking[0]!.message} (run ocitool fsck)`);
 
     const result: GcResult = { removedObjects: 0, removedBytes: 0, removedLinks: 0, removedStaging: 0, removedStagingBytes: 0, removedLeftoverFiles: 0, dryRun: !!options.dryRun };

@@ -7,36 +7,18 @@
  */
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { readFile, readlink, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import { digestAlgorithm, type Digest } from '../oci/digest.js';
 import { isEnoent } from '../util/fs.js';
-import { FsVerityHasher, isObjectId, type ObjectId } from '../verity/fsverity.js';
+import { FsVerityHasher, type ObjectId } from '../verity/fsverity.js';
 import type { StorePaths } from './paths.js';
+import { linkedObject } from './links.js';
 import { readSplitRecords } from './split-stream.js';
 
 /** Blobs up to this size are rehashed before they are trusted (manifests, configs, small layers). */
 export const REHASH_MAX = 1024 * 1024;
 /** Object sizes checked at once for a layer. */
 
-/**
- * The object a blob or layer link names, or undefined when the link is absent or is not a link
- * into objects/ (damage a new copy repairs by renaming a fresh link over it).
- */
-export async function linkTarget(linkPath: string): Promise<ObjectId | undefined> {
-  let target: string;
-  try {
-    target = await readlink(linkPath);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    // ENOENT: no link. EINVAL: a file that is not a symlink, so not a link the store wrote.
-    if (isEnoent(err) || code === 'EINVAL') return undefined;
-    throw err;
-  }
-  const parts = target.split(path.sep);
-  const id = `${parts[parts.length - 2]}${parts[parts.length - 1]}`;
-  return isObjectId(id) ? id : undefined;
-}
 
 /** The size of an object, or undefined when it is absent. */
 async function objectSize(paths: StorePaths, id: ObjectId): Promise<number | undefined> {
@@ -50,7 +32,7 @@ async function objectSize(paths: StorePaths, id: ObjectId): Promise<number | und
 
 /** Whether the store's copy of a blob can be trusted: its object has the size, and small ones the digest. */
 export async function blobIntact(paths: StorePaths, digest: Digest, size: number): Promise<boolean> {
-  const id = await linkTarget(paths.blob(digest));
+  const id = await linkedObject(paths.blob(digest));
   if (!id) return false;
   if ((await objectSize(paths, id)) !== size) return false;
   if (size > REHASH_MAX) return true;
@@ -70,7 +52,7 @@ export async function blobIntact(paths: StorePaths, digest: Digest, size: number
  * its name, ends with this diff_id, and every file object it names has the recorded size.
  */
 export async function layerIntact(paths: StorePaths, diffId: Digest): Promise<boolean> {
-  const id = await linkTarget(paths.layer(diffId));
+  const id = await linkedObject(paths.layer(diffId));
   if (!id) return false;
   const hasher = new FsVerityHasher();
   const sizes = new Map<ObjectId, number>();

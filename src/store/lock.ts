@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { OcitoolError } from '../errors.js';
-import { isEnoent, listNames } from '../util/fs.js';
+import { isEnoent, isReadOnlyError, listNames } from '../util/fs.js';
 import { ioError } from '../util/output.js';
 
 /** How long a command waits for the lock unless `--wait SECONDS` says otherwise. */
@@ -68,11 +68,6 @@ export interface LockOwner {
 const openFd = promisify(open);
 const closeFd = promisify(close);
 
-function isReadOnlyError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'EROFS' || code === 'EACCES' || code === 'EPERM';
-}
-
 export function readOnlyStoreError(storeRoot: string, cause?: unknown): OcitoolError {
   return new OcitoolError('STORE', `store ${storeRoot} is read-only`, { cause });
 }
@@ -93,9 +88,6 @@ async function openLockFile(dir: string): Promise<number | undefined> {
     throw lockError(file, err);
   }
 }
-
-/** Why a file in a store we may only read cannot be removed. */
-const READ_ONLY_ERRORS = new Set(['EROFS', 'EACCES', 'EPERM']);
 
 function lockError(file: string, err: unknown): OcitoolError {
   return new OcitoolError('STORE', `store lock ${file}: ${(err as Error).message}`, { cause: err });
@@ -177,7 +169,7 @@ export async function readOwners(dir: string): Promise<LockOwner[]> {
       // A leftover of a dead process. A read-only store keeps it (it is skipped like this every
       // time); any other failure to remove it is reported.
       await rm(file, { force: true }).catch((err: unknown) => {
-        if (!READ_ONLY_ERRORS.has((err as NodeJS.ErrnoException).code ?? '')) throw ioError(file, err, 'cannot remove the owner file of a dead process');
+        if (!isReadOnlyError(err)) throw ioError(file, err, 'cannot remove the owner file of a dead process');
       });
       continue;
     }

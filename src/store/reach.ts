@@ -2,16 +2,16 @@
  * What the tags reach: blobs (by OCI digest), split layers (by diff_id) and the objects behind
  * them. `gc` keeps exactly this set; `fsck` checks it is all there.
  */
-import { readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
 import { OcitoolError } from '../errors.js';
-import { isEnoent } from '../util/fs.js';
 import { presenceOf, walkImage } from '../oci/graph.js';
 import type { Descriptor } from '../oci/schemas.js';
 import type { ObjectId } from '../verity/fsverity.js';
 import { readSplitRecords } from './split-stream.js';
+import { linkedObject } from './links.js';
 import type { Store } from './store.js';
+import type { TagRecord } from './tags.js';
 
 export interface Problem {
   /** Stable kind for scripts: missing-blob, missing-layer, corrupt-object, … */
@@ -29,20 +29,7 @@ export interface Reach {
   problems: Problem[];
 }
 
-/** The object a blob or layer link points to; undefined when there is no link (or not a link) there. */
-export async function linkedObject(linkPath: string): Promise<ObjectId | undefined> {
-  let target: string;
-  try {
-    target = await readlink(linkPath);
-  } catch (err) {
-    // ENOENT: no link; EINVAL: a file that is not a link. Both are a missing link to the caller.
-    if (isEnoent(err) || (err as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
-    throw new OcitoolError('STORE', `store link ${linkPath}: ${(err as Error).message}`, { cause: err });
-  }
-  const parts = target.split(path.sep);
-  const n = parts.length;
-  return `${parts[n - 2]}${parts[n - 1]}` as ObjectId;
-}
+export { linkedObject } from './links.js';
 
 /**
  * Walks every tag through the graph walker (src/oci/graph.ts), following only what the tag records
@@ -50,7 +37,8 @@ export async function linkedObject(linkPath: string): Promise<ObjectId | undefin
  * index or config also makes the image unreadable ('corrupt-image': what it names cannot be
  * known), so gc removes nothing.
  */
-export async function computeReach(store: Store): Promise<Reach> {
+/** `tags`: the tag records to walk, when the caller has read them already; default every tag. */
+export async function computeReach(store: Store, tags?: readonly TagRecord[]): Promise<Reach> {
   const reach: Reach = { blobs: new Set(), layers: new Set(), objects: new Set(), composefs: new Set(), problems: [] };
   /** Adds a blob and its object; false when the store lacks it. */
   const addBlob = async (digest: Digest): Promise<boolean> => {
@@ -76,7 +64,7 @@ export async function computeReach(store: Store): Promise<Reach> {
     }
   };
   const visited = new Set<string>();
-  for (const tag of await store.listTags()) {
+  for (const tag of tags ?? (await store.listTags())) {
     try {
       let unreadable: string | undefined;
       await walkImage<void>(tag.descriptor, {

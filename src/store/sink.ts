@@ -20,7 +20,7 @@ import { isEnoent } from '../util/fs.js';
 import type { ObjectId } from '../verity/fsverity.js';
 import { blobIntact, layerIntact } from './intact.js';
 import type { Lock } from './lock.js';
-import { StagingArea, type ObjectWriter, type StagedGroup } from './staging.js';
+import { StagingArea, type StagedGroup } from './staging.js';
 import type { Store } from './store.js';
 import { TarSplitter } from './tar-split.js';
 import { ThreadedObjectWriter } from './file-objects.js';

@@ -8,13 +8,11 @@
  * blob finished first.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { isEnoent } from '../util/fs.js';
 import { FsVerityHasher, type ObjectId } from '../verity/fsverity.js';
 import { sameContent } from './same-content.js';
-import { listObjects } from './object-listing.js';
 import { FileObjectThread } from './file-objects.js';
 import type { StorePaths } from './paths.js';
 
@@ -22,18 +20,17 @@ import type { StorePaths } from './paths.js';
  * One operation's staging folder: temp names, groups, publishing, removal.
  *
  * Speed on layers of thousands of small files comes from doing per-file work without thread-pool
- * round trips: the objects the store holds are listed once per operation (one readdir per fan-out
- * folder) instead of an access() per object, and the per-file calls that remain (write a temp
- * file, compare with an existing object, rename) are synchronous page-cache operations that take
- * microseconds, while decompression runs on the thread pool beside them. The listing is a hint,
- * never trusted: an object it names is compared byte for byte before it is reused, and one it
- * misses (written by a concurrent operation since) is simply written again and renamed over the
- * same bytes. gc cannot remove objects meanwhile: it needs the exclusive lock.
+ * round trips: file objects are hashed and staged by the operation's file-object thread
+ * (file-objects.ts), which lists the objects the store holds once (one readdir per fan-out folder)
+ * instead of an access() per object; the renames at publish are synchronous page-cache operations
+ * that take microseconds. The listing is a hint, never trusted: an object it names is compared
+ * byte for byte before it is reused, and one it misses (written by a concurrent operation since)
+ * is simply written again and renamed over the same bytes. gc cannot remove objects meanwhile: it
+ * needs the exclusive lock.
  */
 export class StagingArea {
   readonly dir: string;
   private counter = 0;
-  private known: Set<string> | undefined;
   private readonly fanOuts = new Set<string>();
   private fileObjectThread: FileObjectThread | undefined;
 
@@ -46,16 +43,6 @@ export class StagingArea {
     const area = new StagingArea(paths, opId);
     await mkdir(area.dir, { recursive: true });
     return area;
-  }
-
-  /** Whether the store may hold object `id` (listed at the start, or published by this operation). */
-  mayHave(id: ObjectId): boolean {
-    if (!this.known) {
-      const listing = listObjects(this.paths.objects);
-      this.known = listing.ids;
-      for (const fan of listing.fanOuts) this.fanOuts.add(fan);
-    }
-    return this.known.has(id);
   }
 
   /** A new group for the objects and links of one blob. */
@@ -96,7 +83,6 @@ export class StagingArea {
           this.fanOuts.add(fan);
         }
         renameSync(file, this.paths.object(id));
-        this.known?.add(id);
       }
     }
     for (const group of groups) {
@@ -137,26 +123,14 @@ export class StagedGroup {
     return this.linkMap;
   }
 
-  /** True when this group staged the object, or the store has an object of that name. */
-  async hasObject(id: ObjectId): Promise<boolean> {
-    if (this.pending.has(id)) return true;
-    if (!this.area.mayHave(id)) return false;
-    try {
-      statSync(this.area.paths.object(id));
-      return true;
-    } catch (err) {
-      if (isEnoent(err)) return false;
-      throw err;
-    }
-  }
-
   /**
    * Stores a small buffer as an object. An object the store already has is not written again,
    * but only when its bytes are these bytes: a damaged one (other size or content) is replaced.
    */
   async storeBuffer(data: Buffer): Promise<ObjectId> {
     const id = new FsVerityHasher().update(data).hex();
-    if (this.pending.has(id) || (this.area.mayHave(id) && sameContent(this.area.paths.object(id), data))) return id;
+    // A few manifests, configs and images per operation: one open of the object's name each.
+    if (this.pending.has(id) || sameContent(this.area.paths.object(id), data)) return id;
     const file = this.area.tempName();
     writeFileSync(file, data); // page-cache copy; see ObjectWriter on why not async
     this.pending.set(id, file);
@@ -213,8 +187,8 @@ export class StagedGroup {
 }
 
 /**
- * The name tar-split.ts and older callers know the group by: everything they call (storeBuffer,
- * createObjectWriter, hasObject) is a group method.
+ * The name tar-split.ts knows the group by: everything it calls (createObjectWriter, adoptStaged,
+ * area) is a group method.
  */
 export type Staging = StagedGroup;
 

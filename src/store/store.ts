@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, link, lstat, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { access, link, mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod/v3';
@@ -18,7 +18,7 @@ import { defaultStoreDir, StorePaths } from './paths.js';
 import { openSplitStream } from './split-stream.js';
 import { listTags, readAllTags, readTag, removeTag, tagExists, type BadTag, type TagRecord } from './tags.js';
 import { acquireExclusive, acquireShared, LOCK_FILE, readOnlyStoreError, type Lock, type LockOptions } from './lock.js';
-import { exists, isEnoent } from '../util/fs.js';
+import { exists, isEnoent, isReadOnlyError } from '../util/fs.js';
 import { syncFilesystem } from '../util/sync.js';
 import { StoreSink, type StoreSinkOptions } from './sink.js';
 
@@ -104,8 +104,7 @@ export class Store {
       try {
         await access(dir, constants.W_OK);
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') throw readOnlyStoreError(this.root, err);
+        if (isReadOnlyError(err)) throw readOnlyStoreError(this.root, err);
         if (isEnoent(err)) continue; // created on first use (mkdir -p)
         throw new OcitoolError('STORE', `store ${this.root}: ${dir}: ${(err as Error).message}`, { cause: err });
       }
@@ -198,16 +197,6 @@ export class Store {
       openBlob: (desc: Descriptor) => store.openBlob(desc.digest),
     } satisfies ImageSource & { store: Store };
   }
-
-  /** Whether a path is a symlink (blob and layer links are); false when it does not exist. */
-  static async isLink(p: string): Promise<boolean> {
-    try {
-      return (await lstat(p)).isSymbolicLink();
-    } catch (err) {
-      if (isEnoent(err)) return false;
-      throw err;
-    }
-  }
 }
 
 async function readMeta(paths: StorePaths): Promise<Buffer | undefined> {
@@ -255,8 +244,7 @@ async function createStore(paths: StorePaths): Promise<void> {
     }
     await syncFilesystem(root);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') throw readOnlyStoreError(root, err);
+    if (isReadOnlyError(err)) throw readOnlyStoreError(root, err);
     throw err instanceof OcitoolError ? err : new OcitoolError('STORE', `store ${root}: cannot create it: ${(err as Error).message}`, { cause: err });
   } finally {
     await rm(temp, { force: true });

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod/v3';
-import { OcitoolError } from '../errors.js';
+import { OcitoolError, withLaterFailure } from '../errors.js';
+import { syncFolder } from '../util/output.js';
 import { DescriptorSchema, parseJson, type Descriptor } from '../oci/schemas.js';
 import { parseDigest } from '../oci/digest.js';
 import type { PresenceTree } from '../oci/graph.js';
@@ -120,15 +121,6 @@ export async function listTags(paths: StorePaths): Promise<TagRecord[]> {
   return tags;
 }
 
-/** fsync on a folder: makes a rename or unlink in it durable. */
-async function syncFolder(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /**
  * Writes a tag crash-safely: temp file in `tempDir` (same filesystem), fsync it, rename over the
@@ -150,8 +142,11 @@ export async function writeTag(paths: StorePaths, record: TagRecordInput, tempDi
     const legacy = legacyTagFile(paths, record.name);
     if (legacy) await rm(legacy, { force: true });
   } catch (err) {
-    await rm(temp, { force: true });
-    throw new OcitoolError('IO', `tag ${record.name} (${target}): ${(err as Error).message}`, { cause: err });
+    const failure = new OcitoolError('IO', `tag ${record.name} (${target}): ${(err as Error).message}`, { cause: err });
+    await rm(temp, { force: true }).catch((later: unknown) => {
+      throw withLaterFailure(failure, later, `removing ${temp}`);
+    });
+    throw failure;
   }
   await syncFolder(paths.tags);
 }

@@ -13,7 +13,7 @@ import type { ObjectWriter, Staging } from './staging.js';
 import type { Digest } from '../oci/digest.js';
 import { REGULAR_TYPES, type TarEntryHeader } from '../tar/header.js';
 import { TarStreamParser } from '../tar/stream.js';
-import { withContext } from '../errors.js';
+import { withContext, withLaterFailure } from '../errors.js';
 
 /** Files up to this size are hashed in memory before touching disk, so a file the store already has costs no write. */
 const BUFFERED_OBJECT_MAX = 1024 * 1024;
@@ -99,7 +99,7 @@ export class TarSplitter extends Writable {
       return;
     }
     this.failure ??= err;
-    this.streamWriter.discard().then(() => done(err), () => done(err));
+    this.streamWriter.discard().then(() => done(err), (later: unknown) => done(withLaterFailure(err, later, 'removing the split stream being written')));
   }
 
   private onEntry(header: TarEntryHeader): void {

@@ -28,3 +28,9 @@ export async function listNames(dir: string): Promise<string[]> {
     throw err;
   }
 }
+
+/** Errors that say a file or folder cannot be written here (a read-only mount, another user's store). */
+export function isReadOnlyError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EROFS' || code === 'EACCES' || code === 'EPERM';
+}

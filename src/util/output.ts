@@ -7,7 +7,7 @@
 import { constants } from 'node:fs';
 import { access, open, rename, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { OcitoolError } from '../errors.js';
+import { OcitoolError, withLaterFailure } from '../errors.js';
 import { isEnoent } from './fs.js';
 import { scratchPath } from './scratch.js';
 
@@ -106,8 +106,11 @@ export async function checkOutputFolder(dir: string): Promise<string> {
   return abs;
 }
 
-/** fsync of a file written and closed by a stream: any descriptor of the file flushes its data. */
-export async function syncFile(file: string): Promise<void> {
+/**
+ * fsync of a file written and closed by a stream (any descriptor of the file flushes its data), or
+ * of a folder, so a rename or a new name in it is durable.
+ */
+export async function syncPath(file: string): Promise<void> {
   const handle = await open(file, 'r');
   try {
     await handle.sync();
@@ -116,15 +119,8 @@ export async function syncFile(file: string): Promise<void> {
   }
 }
 
-/** fsync of a folder, so a rename or a new name in it is durable. */
-export async function syncFolder(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+export const syncFile = syncPath;
+export const syncFolder = syncPath;
 
 /** Writes a small file crash-ordered: temp beside it, fsync, rename, fsync of the folder. */
 export async function writeFileDurably(file: string, data: Buffer | string): Promise<void> {
@@ -139,8 +135,11 @@ export async function writeFileDurably(file: string, data: Buffer | string): Pro
     }
     await rename(temp, file);
   } catch (err) {
-    await rm(temp, { force: true });
-    throw ioError(file, err);
+    const failure = ioError(file, err);
+    await rm(temp, { force: true }).catch((later: unknown) => {
+      throw withLaterFailure(failure, later, `removing ${temp}`);
+    });
+    throw failure;
   }
   await syncFolder(path.dirname(file)).catch((err: unknown) => {
     throw ioError(path.dirname(file), err, 'cannot sync the folder');

@@ -12,7 +12,7 @@ import { OcitoolError } from '../../src/errors.js';
 import { parseReference } from '../../src/oci/reference.js';
 import { parseImageDocument, type Manifest } from '../../src/oci/schemas.js';
 import { resolve } from '../../src/registry/index.js';
-import { linkTarget } from '../../src/store/intact.js';
+import { linkedObject as linkTarget } from '../../src/store/links.js';
 import { StoreSink } from '../../src/store/sink.js';
 import { Store } from '../../src/store/store.js';
 import { exists } from '../../src/util/fs.js';
