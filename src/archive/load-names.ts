@@ -16,7 +16,7 @@ export interface LoadNaming {
 }
 
 /** The refs an image answers to: its layout ref, or for docker archives the tags of its RepoTags. */
-function refsOf(image: ArchiveImage): string[] {
+export function refsOf(image: ArchiveImage): string[] {
   if (image.refName !== undefined) return [image.refName];
   return image.imageNames.map((n) => parseReference(n).tag ?? 'latest');
 }

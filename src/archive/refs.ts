@@ -58,9 +58,10 @@ export function assignSaveRefs(imageNames: string[], refFlags: Map<string, strin
 export function assignConvertRefs(imageNames: string[]): Map<string, string> {
   try {
     return assignSaveRefs(imageNames, new Map());
-  } catch {
-    // Two tags clash: convert never fails on names, every image gets its full name as ref.
-    return new Map(imageNames.map((n) => [n, n]));
+  } catch (err) {
+    // Two tags clash: convert never fails on names, every image gets its full name as ref; any other error is real.
+    if (err instanceof OcitoolError && err.code === 'REF_CLASH') return new Map(imageNames.map((n) => [n, n]));
+    throw err;
   }
 }
 

@@ -315,6 +315,16 @@ describe('pull: result event, layout refs, platforms', () => {
     assert.equal(forced.code, 0, forced.stderr);
   });
 
+  test('copy and push take --platform comma lists as pull does', async () => {
+    const store = path.join(work, 'copy-platforms');
+    const copied = parseJsonLines(await ocitool(['copy', '--json', '--platform', 'x86_64,aarch64', `docker://${registry.host}/index:v1`, 'store:idx:v1'], { store }));
+    const pushed = await ocitool(['push', '-q', '--platform', 'linux/amd64,linux/arm64', 'idx:v1', `${registry.host}/index-pushed:v1`], { store });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.equal(pushed.stdout.trim(), copied.images[0]!.digest);
+    const index = JSON.parse(await mustRun('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/index-pushed:v1`])) as { manifests: Array<{ platform: { architecture: string } }> };
+    assert.deepEqual(index.manifests.map((m) => m.platform.architecture).sort(), ['amd64', 'arm64']);
+  });
+
   test('pull --layout DIR:REF names the ref; repointing it needs --force', async () => {
     const dir = path.join(work, 'pull-layout');
     const first = parseJsonLines(await ocitool(['pull', '--json', '--layout', `${dir}:stable`, `${registry.host}/single:v1`]));

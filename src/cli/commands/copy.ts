@@ -8,8 +8,8 @@ import type { Command } from 'commander';
 import { OcitoolError } from '../../errors.js';
 import { copyImages, DEFAULT_CONCURRENCY } from '../../copy/engine.js';
 import { parseTransportName, type TransportName } from '../../copy/transport-names.js';
-import { hostPlatform, parsePlatform, type Platform } from '../../oci/platform.js';
 import type { CliContext } from '../context.js';
+import { collect, parseConcurrency, platformsFrom } from '../flags.js';
 import { addProgressOption, createRenderer, progressMode } from '../progress.js';
 import { openSinkByName, openSourceByName } from '../transports.js';
 import { addRegistryFlags, registryOptions, type RegistryFlags } from './registry-options.js';
@@ -23,22 +23,6 @@ export interface CopyFlags extends RegistryFlags {
   progress?: string;
   srcCreds?: string;
   destCreds?: string;
-}
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
-function parseConcurrency(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new OcitoolError('USAGE', `--concurrency must be a whole number from 1 to 64, not "${text}"`);
-  return n;
-}
-
-function platformsFrom(flags: CopyFlags): Platform[] | 'all' {
-  if (flags.allPlatforms) {
-    if (flags.platform.length) throw new OcitoolError('USAGE', '--platform and --all-platforms exclude each other');
-    return 'all';
-  }
-  return flags.platform.length ? flags.platform.map(parsePlatform) : [hostPlatform()];
 }
 
 /** The options copy and push share. */

@@ -5,10 +5,10 @@ import { OcitoolError, withContext } from '../../errors.js';
 import { isEnoent } from '../../util/fs.js';
 import { copyImages } from '../../copy/engine.js';
 import { openArchiveSource, type ArchiveImage } from '../../archive/docker-archive.js';
-import { parseReference } from '../../oci/reference.js';
-import { assignLoadNames } from '../../archive/load-names.js';
+import { assignLoadNames, refsOf } from '../../archive/load-names.js';
 import { parseRefFlags } from '../../archive/refs.js';
 import type { CliContext } from '../context.js';
+import { collect } from '../flags.js';
 import { addProgressOption, createRenderer, progressMode } from '../progress.js';
 import { readFirst, resultImages } from '../outcome.js';
 import { checkStdinReadable, STDIO } from '../stdio.js';
@@ -26,11 +26,8 @@ interface Options {
   progress?: string;
 }
 
-const collect = (v: string, acc: string[]) => [...acc, v];
-
 /** The images with the refs named by --ref REF, in archive order; a ref not there is an error listing the refs. */
 function selectImages(images: ArchiveImage[], selectors: string[], label: string): ArchiveImage[] {
-  const refsOf = (image: ArchiveImage) => (image.refName !== undefined ? [image.refName] : image.imageNames.map((n) => parseReference(n).tag ?? 'latest'));
   const all = [...new Set(images.flatMap(refsOf))];
   for (const ref of selectors) {
     if (!all.includes(ref)) throw new OcitoolError('NOT_FOUND', `${label}: no image with ref ${JSON.stringify(ref)}; it has: ${all.map((r) => JSON.stringify(r)).join(', ') || 'no refs'}`);

@@ -8,11 +8,11 @@ import { OcitoolError } from '../../errors.js';
 import { copyImages, DEFAULT_CONCURRENCY } from '../../copy/engine.js';
 import type { ImageSink } from '../../copy/transport.js';
 import { LayoutFolderSink } from '../../layout/folder-sink.js';
-import { hostPlatform, parsePlatformFlags, type Platform } from '../../oci/platform.js';
 import { formatReference, parseReference, type Reference } from '../../oci/reference.js';
 import { resolve } from '../../registry/index.js';
 import { StoreSink } from '../../store/sink.js';
 import type { CliContext } from '../context.js';
+import { collect, parseConcurrency, platformsFrom } from '../flags.js';
 import { addProgressOption, createRenderer, progressMode } from '../progress.js';
 import { readFirst, resultImages } from '../outcome.js';
 import { checkOutputFolder } from '../../util/output.js';
@@ -32,25 +32,9 @@ interface PullFlags extends RegistryFlags {
   progress?: string;
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
-function parseConcurrency(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new OcitoolError('USAGE', `--concurrency must be a whole number from 1 to 64, not "${text}"`);
-  return n;
-}
-
 /** The store tag for a pulled reference: name:tag, or name@digest when pulled by digest only. */
 export function storeName(ref: Reference): string {
   return ref.tag ? formatReference({ ...ref, digest: undefined }) : formatReference(ref);
-}
-
-function platformsFrom(flags: PullFlags): Platform[] | 'all' {
-  if (flags.allPlatforms) {
-    if (flags.platform.length) throw new OcitoolError('USAGE', '--platform and --all-platforms exclude each other');
-    return 'all';
-  }
-  return flags.platform.length ? parsePlatformFlags(flags.platform) : [hostPlatform()];
 }
 
 export function register(program: Command, ctx: CliContext): void {

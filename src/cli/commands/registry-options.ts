@@ -1,6 +1,7 @@
-/** Flags shared by the commands that talk to a registry (pull, remote), turned into source options. */
+/** Flags shared by the commands that talk to a registry (pull, copy, push, remote), turned into source options. */
 import type { Command } from 'commander';
 import { OcitoolError } from '../../errors.js';
+import { collect } from '../flags.js';
 import { DEFAULT_TIMEOUT_SECONDS, parseCredsFlag, timeoutsOf, type RegistrySourceOptions } from '../../registry/index.js';
 
 export interface RegistryFlags {
@@ -20,8 +21,6 @@ function parseTimeout(text: string): number {
   }
   return n;
 }
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /** Adds --plain-http, --creds and --registry-mirror to a command. */
 export function addRegistryFlags(cmd: Command): Command {

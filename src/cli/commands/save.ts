@@ -4,6 +4,7 @@ import { saveImages } from '../../archive/save.js';
 import { parseRefFlags } from '../../archive/refs.js';
 import { formatPlatform, parsePlatformFlags } from '../../oci/platform.js';
 import type { CliContext } from '../context.js';
+import { collect } from '../flags.js';
 import { addProgressOption, createRenderer, progressMode } from '../progress.js';
 import { resultImages } from '../outcome.js';
 import { checkStdoutWritable, STDIO } from '../stdio.js';
@@ -20,8 +21,6 @@ interface Options {
   quiet?: boolean;
   progress?: string;
 }
-
-const collect = (v: string, acc: string[]) => [...acc, v];
 
 export function register(program: Command, ctx: CliContext): void {
   const cmd = program

@@ -2,17 +2,11 @@
  * `ocitool version`: what is running, for bug reports and scripts: ocitool's version (from
  * package.json), Node's, the platform, and the store format this build reads and writes.
  */
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { formatPlatform, hostPlatform } from '../../oci/platform.js';
 import { STORE_FORMAT_VERSION } from '../../store/store.js';
 import { printJson, type CliContext } from '../context.js';
-
-/** ocitool's version from the package.json that ships beside dist/. */
-export async function packageVersion(): Promise<string> {
-  const pkg = JSON.parse(await readFile(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+import { packageVersion } from '../version.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -21,7 +15,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--json', 'print a JSON object')
     .addHelpText('after', '\nExample:\n  $ ocitool version --json\n')
     .action(async (opts: { json?: boolean }) => {
-      const info = { ocitool: await packageVersion(), node: process.versions.node, platform: formatPlatform(hostPlatform()), storeFormat: STORE_FORMAT_VERSION };
+      const info = { ocitool: packageVersion(), node: process.versions.node, platform: formatPlatform(hostPlatform()), storeFormat: STORE_FORMAT_VERSION };
       if (opts.json) printJson(ctx, info);
       else for (const [key, value] of Object.entries(info)) ctx.print(`${key}: ${value}`);
     });
