@@ -83,15 +83,22 @@ export interface ImportLayoutOptions extends OperationOptions {
 export async function importLayout(store: Store, layoutPath: string, options: ImportLayoutOptions): Promise<CopyResult> {
   const wanted = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform;
   const names = options.names.map(normalizeTagName);
-  const layout = await openLayout(layoutPath);
+  // The sink first, as the CLI does: it holds the store lock shared, and a compressed layout tar
+  // is spooled in its staging folder (gc leaves it alone while this process lives).
+  const sink = await store.createSink();
   try {
-    const { index } = await layout.readIndex(options.indexFile);
-    const chosen = await selectManifest(layout, index.manifests, wanted);
-    const sink = await store.createSink();
-    const [result] = await copyImages(layout, sink, [{ descriptor: chosen.descriptor, names }], { reporter: options.reporter, concurrency: options.concurrency });
-    return result!;
-  } finally {
-    await layout.close();
+    const layout = await openLayout(layoutPath, { spoolParent: sink.scratchDir });
+    try {
+      const { index } = await layout.readIndex(options.indexFile);
+      const chosen = await selectManifest(layout, index.manifests, wanted);
+      const [result] = await copyImages(layout, sink, [{ descriptor: chosen.descriptor, names }], { reporter: options.reporter, concurrency: options.concurrency });
+      return result!;
+    } finally {
+      await layout.close();
+    }
+  } catch (err) {
+    await sink.abort(); // a no-op when the engine already aborted or committed
+    throw err;
   }
 }
 
@@ -147,18 +154,24 @@ export interface LoadOptions extends OperationOptions {
  */
 export async function load(store: Store, input: string | Readable, options: LoadOptions = {}): Promise<CopyResult[]> {
   const refs = parseRefFlags(Object.entries(options.refs ?? {}).map(([image, ref]) => `${image}=${ref}`));
-  const spoolParent = path.join(store.root, 'staging');
-  await mkdir(spoolParent, { recursive: true });
   const label = typeof input === 'string' ? input : 'stream';
-  const source = await openArchiveSource(typeof input === 'string' ? { file: input } : { stream: input, label }, spoolParent);
+  // The sink first (store lock held shared), and the archive spooled in its staging folder, as
+  // `ocitool load` does: gc never removes a spool whose operation is alive.
+  const sink = await store.createSink();
   try {
-    const names = assignLoadNames(source.images, { ...(options.name !== undefined ? { name: options.name } : {}), refs }, label);
-    const roots = source.images
-      .map((image, i) => ({ descriptor: image.descriptor, names: names[i]! }))
-      .filter((root) => root.names.length > 0 || (refs.size === 0 && options.name === undefined));
-    return await copyImages(source, await store.createSink(), roots, { reporter: options.reporter, concurrency: options.concurrency });
-  } finally {
-    await source.close();
+    const source = await openArchiveSource(typeof input === 'string' ? { file: input } : { stream: input, label }, sink.scratchDir);
+    try {
+      const names = assignLoadNames(source.images, { ...(options.name !== undefined ? { name: options.name } : {}), refs }, label);
+      const roots = source.images
+        .map((image, i) => ({ descriptor: image.descriptor, names: names[i]! }))
+        .filter((root) => root.names.length > 0 || (refs.size === 0 && options.name === undefined));
+      return await copyImages(source, sink, roots, { reporter: options.reporter, concurrency: options.concurrency });
+    } finally {
+      await source.close();
+    }
+  } catch (err) {
+    await sink.abort(); // a no-op when the engine already aborted or committed
+    throw err;
   }
 }
 
