@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { OcitoolError } from '../errors.js';
+import { OcitoolError, withLaterFailure } from '../errors.js';
 import type { Platform } from '../oci/platform.js';
 import type { Store } from '../store/store.js';
 import { isEnoent } from '../util/fs.js';
@@ -26,6 +26,16 @@ export interface CheckoutResult extends WriteTreeSummary {
   dir: string;
 }
 
+/** The name every partial folder of `dir` starts with; PID-NONCE follows. */
+function partialPrefix(dir: string): string {
+  return `.${path.basename(dir)}.partial-`;
+}
+
+/** The partial folder beside `dir` that this process writes and renames onto `dir`. */
+function partialDirFor(dir: string): string {
+  return path.join(path.dirname(dir), `${partialPrefix(dir)}${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
 function processGone(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -38,7 +48,7 @@ function processGone(pid: number): boolean {
 /** Removes `.NAME.partial-PID-*` siblings left by checkouts whose process is gone. */
 async function removeStalePartials(dir: string): Promise<void> {
   const parent = path.dirname(dir);
-  const prefix = `.${path.basename(dir)}.partial-`;
+  const prefix = partialPrefix(dir);
   let names: string[];
   try {
     names = await readdir(parent);
@@ -73,7 +83,7 @@ export async function checkout(store: Store, image: string, dir: string, options
   const lock = await store.lockShared();
   try {
     const { name, manifest, tree } = await readImageTree(store, image, options.platform);
-    const partial = path.join(path.dirname(dir), `.${path.basename(dir)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const partial = partialDirFor(dir);
     try {
       await mkdir(path.dirname(dir), { recursive: true });
       await mkdir(partial, { mode: 0o700 });
@@ -82,7 +92,11 @@ export async function checkout(store: Store, image: string, dir: string, options
       await rename(partial, dir);
       return { ...summary, name, manifest: manifest.descriptor.digest, dir };
     } catch (err) {
-      await rm(partial, { recursive: true, force: true });
+      try {
+        await rm(partial, { recursive: true, force: true });
+      } catch (later) {
+        throw withLaterFailure(err, later, `removing the partial folder ${partial}`);
+      }
       throw err;
     }
   } finally {

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { writeErofs } from '../composefs/erofs-writer.js';
+import { withLaterFailure } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import { digestAlgorithm, digestHex } from '../oci/digest.js';
 import type { Platform } from '../oci/platform.js';
@@ -51,23 +52,57 @@ export function composefsImageOf({ name, manifest, tree }: ImageTree, formatVers
   return { name, manifest: manifest.descriptor.digest, image, id: composefsId(image) };
 }
 
+export interface StoreComposefsOptions {
+  /**
+   * The caller already holds the store's shared lock (mount checks and mounts under it): no second
+   * lock is taken here, only the check that the store can be written.
+   */
+  lockHeld?: boolean;
+}
+
 /** Stores the image as an object and links it to its manifest: staged, synced, renamed, synced. */
-export async function storeComposefsImage(store: Store, built: ComposefsImage): Promise<ObjectId> {
-  const lock = await store.lockShared();
-  let staging: StagingArea | undefined;
+export async function storeComposefsImage(store: Store, built: ComposefsImage, options: StoreComposefsOptions = {}): Promise<ObjectId> {
+  if (options.lockHeld) {
+    // Under a lock taken for reading, a read-only store must still fail as one, in one line.
+    await store.assertWritable();
+    return storeLocked(store, built);
+  }
+  const lock = await store.lockShared('write');
+  let id: ObjectId;
   try {
-    staging = await StagingArea.create(store.paths);
+    id = await storeLocked(store, built);
+  } catch (err) {
+    try {
+      await lock.release();
+    } catch (later) {
+      throw withLaterFailure(err, later, 'releasing the store lock');
+    }
+    throw err;
+  }
+  await lock.release();
+  return id;
+}
+
+async function storeLocked(store: Store, built: ComposefsImage): Promise<ObjectId> {
+  const staging = await StagingArea.create(store.paths);
+  let id: ObjectId;
+  try {
     const group = staging.group();
-    const id = await group.storeBuffer(built.image);
+    id = await group.storeBuffer(built.image);
     group.addLink(composefsLink(store, built.manifest), id);
     await store.syncFilesystem();
     await staging.publish([group]);
     await store.syncFilesystem();
-    return id;
-  } finally {
-    await staging?.remove();
-    await lock.release();
+  } catch (err) {
+    try {
+      await staging.remove();
+    } catch (later) {
+      throw withLaterFailure(err, later, `removing staging folder ${staging.dir}`);
+    }
+    throw err;
   }
+  await staging.remove();
+  return id;
 }
 
 export { formatVerityDigest };

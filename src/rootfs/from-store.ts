@@ -43,7 +43,7 @@ export async function readImageTree(store: Store, image: string, platform?: Plat
     const hasher = new FsVerityHasher();
     let entries;
     try {
-      entries = await readLayerEntries(readSplitRecords(store.paths.object(id), (chunk) => hasher.update(chunk)), what);
+      entries = await readLayerEntries(readSplitRecords(store.paths.object(id), (chunk) => hasher.update(chunk)), what, diffId);
     } catch (err) {
       if (isEnoent(err)) throw new OcitoolError('BLOB_MISSING', `${what}: split stream object ${id} is missing`, { cause: err });
       throw err;

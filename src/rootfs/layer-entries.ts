@@ -11,14 +11,14 @@ import { isZeroBlock, paddingAfter, TAR_BLOCK, TarHeaderReader } from '../tar/he
 import type { EntryType, LayerEntry } from './merge.js';
 
 /** The records of a split stream (src/store/split-stream.ts), as far as entries need them. */
-export type SplitPiece = { type: 'inline'; data: Buffer } | { type: 'object'; size: number; id: string } | { type: 'end' };
+export type SplitPiece = { type: 'inline'; data: Buffer } | { type: 'object'; size: number; id: string } | { type: 'end'; diffId: string };
 
 const TYPES: Record<string, EntryType> = { '0': 'file', '\0': 'file', '7': 'file', '1': 'hardlink', '2': 'symlink', '3': 'char', '4': 'block', '5': 'directory', '6': 'fifo' };
 
 const bytes = (text: string): string => Buffer.from(text, 'utf8').toString('latin1');
 
-/** Decodes every entry of one layer. */
-export async function readLayerEntries(pieces: AsyncIterable<SplitPiece>, what: string): Promise<LayerEntry[]> {
+/** Decodes every entry of one layer, the layer whose diff_id is `diffId` (its split stream says which it holds). */
+export async function readLayerEntries(pieces: AsyncIterable<SplitPiece>, what: string, diffId: string): Promise<LayerEntry[]> {
   const reader = new TarHeaderReader(what);
   const entries: LayerEntry[] = [];
   let pending: Buffer = Buffer.alloc(0); // inline bytes not yet consumed
@@ -99,7 +99,11 @@ export async function readLayerEntries(pieces: AsyncIterable<SplitPiece>, what: 
   };
 
   for await (const piece of pieces) {
-    if (piece.type === 'end') continue; // read to its end, so the reader checks nothing follows
+    if (piece.type === 'end') {
+      // The layer link was followed by diff_id: a split stream of another layer is not this one.
+      if (piece.diffId !== diffId) throw new OcitoolError('STORE_CORRUPT', `${what}: its split stream holds layer ${piece.diffId}; run ocitool fsck --repair and import the image again`);
+      continue; // read to its end, so the reader checks nothing follows
+    }
     if (ended) continue;
     if (piece.type === 'inline') {
       pending = pending.length ? Buffer.concat([pending, piece.data]) : piece.data;

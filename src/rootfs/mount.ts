@@ -9,8 +9,9 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { OcitoolError } from '../errors.js';
+import { OcitoolError, withLaterFailure } from '../errors.js';
 import type { Platform } from '../oci/platform.js';
+import { linkedObject } from '../store/reach.js';
 import type { Store } from '../store/store.js';
 import { exists, isEnoent } from '../util/fs.js';
 import { walkTree } from './merge.js';
@@ -53,7 +54,8 @@ export async function mountImage(store: Store, image: string, mountpoint: string
   if (!st.isDirectory()) throw new OcitoolError('USAGE', `mount point ${mountpoint} is not a folder`);
   // Every object the image points at must be in the store, with its size, before mounting.
   // Under the shared lock until mounted, so gc cannot remove objects between the check and the mount.
-  const lock = await store.lockShared();
+  // Taken for reading: a read-only store mounts an image already stored; storing one checks it can write.
+  const lock = await store.lockShared('read');
   try {
     return await mountLocked(store, image, mountpoint, options);
   } finally {
@@ -77,17 +79,28 @@ async function mountLocked(store: Store, image: string, mountpoint: string, opti
     }
   }
   const built = composefsImageOf(imageTree); // the tree read once, for the object check and the image
-  const link = composefsLink(store, built.manifest);
-  if (!(await exists(link))) await storeComposefsImage(store, built);
   const imageFile = store.paths.object(built.id as never);
+  // The link may name another image of this manifest (`composefs --format-version 0` stores under
+  // the same link): stored again unless it names exactly this one, whose object is there.
+  const linked = await linkedObject(composefsLink(store, built.manifest));
+  if (linked !== built.id || !(await exists(imageFile))) await storeComposefsImage(store, built, { lockHeld: true });
   const meta = path.join(MOUNT_ROOT, createHash('sha256').update(mountpoint).digest('hex').slice(0, 32));
   await mkdir(meta, { recursive: true, mode: 0o700 });
   await run('mount', ['-t', 'erofs', '-o', 'loop,ro', imageFile, meta]);
   try {
     await run('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${meta}::${store.paths.objects},metacopy=on,redirect_dir=on`, mountpoint]);
   } catch (err) {
-    await run('umount', [meta]);
-    await rmdir(meta);
+    try {
+      await run('umount', [meta]);
+    } catch (later) {
+      // Still mounted: the folder stays, and the user is told what to unmount.
+      throw withLaterFailure(err, later, `unmounting ${meta}`);
+    }
+    try {
+      await rmdir(meta);
+    } catch (later) {
+      throw withLaterFailure(err, later, `removing ${meta}`);
+    }
     throw err;
   }
   return { name: built.name, manifest: built.manifest, mountpoint, id: built.id };

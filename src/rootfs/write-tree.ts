@@ -218,11 +218,6 @@ function toTime(t: { sec: number; nsec: number }): number {
   return t.sec + t.nsec / 1e9;
 }
 
-/** Unused-name check kept here so callers share the rule: the partial folder beside `dir`. */
-export function partialDirFor(dir: string, pid = process.pid, nonce = ''): string {
-  return path.join(path.dirname(dir), `.${path.basename(dir)}.partial-${pid}${nonce ? `-${nonce}` : ''}`);
-}
-
 /** Script for `sh -c`: makes each node given as five arguments (path, mode, type, major, minor); prints 0 or 1 per node. */
 const MKNOD_SCRIPT = 'while [ $# -gt 0 ]; do if [ "$3" = p ]; then mknod -m "$2" "$1" p; else mknod -m "$2" "$1" "$3" "$4" "$5"; fi 2>/dev/null && echo 0 || echo 1; shift 5; done';
 

@@ -1,13 +1,17 @@
 // checkout against umoci unpack of the same image (gzip and zstd layers): a full listing of path,
 // type, mode, owner, size, content hash, symlink target, hardlink groups and mtime must be equal.
-// Breakout layers must write nothing outside the folder; a corrupt object must fail the checkout.
+// Breakout layers must write nothing outside the folder; a corrupt object must fail the checkout,
+// and so must a layer link that leads to another layer's split stream.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import path from 'node:path';
+import { OcitoolError } from '../../src/errors.js';
+import { checkout } from '../../src/rootfs/checkout.js';
+import { Store } from '../../src/store/store.js';
 import { listFiles, mustRun, ocitool, removeDir, tempDir } from '../helpers/index.js';
 import { patternBytes, skopeoCopyLayout, writeOciLayout } from '../helpers/images.js';
 import { layer1, layer2, listing, writeLayer, type Spec } from './helpers.js';
@@ -140,6 +144,24 @@ describe('checkout refuses what it must', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, new RegExp(`store object ${victim.replace('/', '')} is corrupt`));
     await assert.rejects(lstat(dir), 'no folder left behind');
+  });
+
+  test('a layer link that leads to another layer\'s split stream fails as a corrupt store, in one line naming both', async () => {
+    const store = path.join(work, 'store-swapped');
+    assert.equal((await ocitool(['import-oci', gzip, '--tag', 's'], { store })).code, 0);
+    const links = path.join(store, 'layers', 'sha256');
+    const [a, b] = (await readdir(links)).sort();
+    assert.ok(a && b, 'two layers stored');
+    // Layer a's link now names layer b's split stream (a valid object, so only its end record tells).
+    await rm(path.join(links, a));
+    await symlink(await readlink(path.join(links, b)), path.join(links, a));
+    const dir = path.join(work, 'swapped-checkout');
+    const r = await ocitool(['checkout', 's', dir], { store });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^ocitool: .*layer sha256:${a}: its split stream holds layer sha256:${b}; run ocitool fsck --repair and import the image again\n$`));
+    await assert.rejects(lstat(dir), 'no folder left behind');
+    const opened = await Store.open(store);
+    await assert.rejects(checkout(opened, 's', dir), (err: unknown) => err instanceof OcitoolError && err.code === 'STORE_CORRUPT');
   });
 
   test('a folder that is not empty is refused', async () => {

@@ -1,6 +1,7 @@
 // composefs images of stored images: stored and remembered, the id equals `fsverity digest` of
 // the image, fsck.erofs accepts it, gc keeps it; mounted (root, erofs and overlay in the kernel)
-// it equals umoci's unpack of the same image; a missing object is refused before mounting.
+// it equals umoci's unpack of the same image (also after a version-0 image was stored for it); a
+// missing object is refused before mounting.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readlink, mkdir, rm } from 'node:fs/promises';
@@ -62,6 +63,42 @@ describe('composefs images from the store', () => {
     assert.ok((await readFile(target)).length > 0, 'the image object is still there');
     const fsck = await ocitool(['fsck'], { store });
     assert.equal(fsck.code, 0, fsck.stdout + fsck.stderr);
+  });
+
+  test('after composefs --format-version 0 stored a version-0 image under the manifest link, mount stores and mounts its own', async (t) => {
+    const own = path.join(work, 'store-v0');
+    assert.equal((await ocitool(['import-oci', gzip, '--tag', 'img'], { store: own })).code, 0);
+    const v0 = await ocitool(['composefs', 'img', '--format-version', '0'], { store: own });
+    assert.equal(v0.code, 0, v0.stderr);
+    const v0Id = v0.stdout.trim();
+    const links = await listFiles(path.join(own, 'composefs'));
+    assert.equal(links.length, 1);
+    const link = path.join(own, 'composefs', links[0]!);
+    assert.match(await readlink(link), new RegExp(`objects/${v0Id.slice(0, 2)}/${v0Id.slice(2)}$`));
+    const v1Id = (await ocitool(['composefs-id', 'img'], { store: own })).stdout.trim();
+    assert.notEqual(v1Id, v0Id, 'the two format versions are different images');
+    const mnt = path.join(work, 'mnt-v0');
+    await mkdir(mnt);
+    if (!(await kernelCanMount())) {
+      // Not a skip: the command must refuse with one line where it cannot mount.
+      const r = await ocitool(['mount', 'img', mnt], { store: own });
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /needs root|lacks/);
+      t.diagnostic('no root or no erofs/overlay: checked the refusal instead of a mount');
+      return;
+    }
+    const m = await ocitool(['mount', 'img', mnt], { store: own });
+    assert.equal(m.code, 0, m.stderr);
+    try {
+      assert.match(m.stderr, new RegExp(`composefs id ${v1Id}`));
+      // The version-1 image mounted is stored and linked (so gc keeps what is mounted).
+      assert.match(await readlink(link), new RegExp(`objects/${v1Id.slice(0, 2)}/${v1Id.slice(2)}$`));
+      assert.equal((await readFile(path.join(mnt, 'var/cache/c'))).length, 2 * 1024 * 1024);
+    } finally {
+      const u = await ocitool(['umount', mnt], { store: own });
+      assert.equal(u.code, 0, u.stderr);
+    }
+    assert.deepEqual(await listFiles(mnt), [], 'unmounted');
   });
 
   test('mount equals umoci unpack by a full listing; umount; a missing object is refused before mounting', async (t) => {

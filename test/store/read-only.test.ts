@@ -1,8 +1,9 @@
 // A store this process may not write (owned by another user, or on a read-only mount): reading
-// commands work, writing ones fail with one line saying the store is read-only and change nothing.
+// commands work, writing ones (composefs, and mount where it must store the composefs image) fail
+// with one line saying the store is read-only and change nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, cp, mkdir, rm } from 'node:fs/promises';
+import { chmod, cp, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { listFiles, ocitool, removeDir, repoRoot, run, tempDir, type RunResult } from '../helpers/index.js';
 import { buildImage, imageAFiles, imageBFiles, type TestImage } from '../helpers/layouts.js';
@@ -53,7 +54,7 @@ async function checkReadOnly(store: string, runAs: (args: string[]) => Promise<R
   const fsck = await runAs(['fsck']);
   assert.equal(fsck.code, 0, fsck.stdout + fsck.stderr);
   assert.equal((await runAs(['inspect', 'a'])).code, 0);
-  for (const args of [['gc'], ['rm', 'a']]) {
+  for (const args of [['gc'], ['rm', 'a'], ['composefs', 'a']]) {
     const r = await runAs(args);
     assert.equal(r.code, 1, args.join(' '));
     assert.equal(r.stderr, `ocitool: store ${store} is read-only\n`, args.join(' '));
@@ -98,4 +99,16 @@ test('a store on a read-only mount (EROFS): the same', async () => {
     await run('chmod', ['-R', 'a-w', mount]);
   }
   await checkReadOnly(mount, (args) => ocitool(args, { store: mount }));
+  const filesystems = await readFile('/proc/filesystems', 'utf8');
+  if (isRoot && /\berofs$/m.test(filesystems) && /\boverlay$/m.test(filesystems)) {
+    // mount must store the image's composefs image first: refused in one line, nothing mounted.
+    const before = await listFiles(mount);
+    const mnt = path.join(dir, 'ro-mnt');
+    await mkdir(mnt);
+    const r = await ocitool(['mount', 'a', mnt], { store: mount });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `ocitool: store ${mount} is read-only\n`);
+    assert.deepEqual(await listFiles(mnt), []);
+    assert.deepEqual(await listFiles(mount), before, 'the store is unchanged');
+  }
 });
