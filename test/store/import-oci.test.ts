@@ -187,3 +187,13 @@ test('a failed import through the library leaves no file descriptor open (stoppi
   for (let i = 0; i < 3; i++) await assert.rejects(importLayout(store, layout, { names: ['bad'] }), /digest mismatch|incorrect data check/);
   assert.equal(await openFds(), before);
 });
+
+test('the library imports a compressed layout tar, as the CLI does (spooled in the operation\'s staging folder, nothing left after)', async () => {
+  const { openStore, importLayout } = await import('../../src/index.js');
+  const tarGz = path.join(dir, 'a-layout.tar.gz');
+  await mustRun('sh', ['-c', `tar -cf - -C '${a.gzip}' . | gzip > '${tarGz}'`]);
+  const storeDir = path.join(dir, 'store-lib-targz');
+  const result = await importLayout(await openStore(storeDir), tarGz, { names: ['a'] });
+  assert.equal(result.descriptor.digest, await skopeoManifestDigest(a.gzip, a.tag));
+  assert.deepEqual(await readdir(path.join(storeDir, 'staging')), []);
+});
